@@ -1,0 +1,79 @@
+"""Identity's tables as SQLAlchemy Core objects (the DDL lives in migrations/)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+)
+
+metadata = MetaData(schema="identity")
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("slug", Text, nullable=False),
+    Column("country_code", Text, nullable=False),
+    Column("tax_id", Text),
+    Column("timezone", Text, nullable=False),
+    Column("locale", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", BigInteger, ForeignKey("identity.tenants.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("locale", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("tenant_id", BigInteger),
+    Column("user_id", BigInteger),
+    Column("staff_id", BigInteger),
+    Column("name", Text, nullable=False),
+    Column("secret_hash", LargeBinary, nullable=False),
+    Column("prefix", Text, nullable=False),
+    Column("abilities", ARRAY(Text), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("subject", Text, nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False),
+)

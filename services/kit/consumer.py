@@ -1,0 +1,117 @@
+"""Durable, idempotent event consumers.
+
+Each handled event id is recorded in `processed_events` in the same transaction as the handler's
+effect, so a redelivery is a no-op. A failing message is retried with a delay and, after
+`max_deliveries`, kept in `dead_events` and terminated so it cannot block the stream."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import FetchTimeoutError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.kit.messaging import NatsLink, ensure_stream, stream_name
+
+log = logging.getLogger("plixa.consumer")
+
+Handler = Callable[[AsyncConnection, Msg], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """`durable` names this consumer; `subject` is e.g. "identity.user.registered"."""
+
+    durable: str
+    subject: str
+    handler: Handler
+    max_deliveries: int = 5
+
+
+class EventConsumer:
+    def __init__(self, engine: AsyncEngine, nats: NatsLink, subscription: Subscription) -> None:
+        self.engine = engine
+        self.nats = nats
+        self.sub = subscription
+
+    async def run(self) -> None:
+        js = await self.nats.jetstream()
+        source_service = self.sub.subject.split(".", 1)[0]
+        while True:
+            try:
+                await ensure_stream(js, source_service)
+                pull = await js.pull_subscribe(
+                    self.sub.subject,
+                    durable=self.sub.durable,
+                    stream=stream_name(source_service),
+                    config=ConsumerConfig(
+                        ack_policy=AckPolicy.EXPLICIT,
+                        deliver_policy=DeliverPolicy.ALL,
+                        ack_wait=30,
+                        max_deliver=self.sub.max_deliveries + 1,
+                    ),
+                )
+                break
+            except Exception as exc:
+                log.warning("cannot subscribe %s yet: %s", self.sub.durable, exc)
+                await asyncio.sleep(1)
+        while True:
+            try:
+                messages = await pull.fetch(batch=20, timeout=1.0)
+            except (FetchTimeoutError, TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # NATS reconnecting: wait and pull again
+                log.warning("fetch failed for %s: %s", self.sub.durable, exc)
+                await asyncio.sleep(0.5)
+                continue
+            for msg in messages:
+                await self.handle(msg)
+
+    async def handle(self, msg: Msg) -> None:
+        event_id = (msg.headers or {}).get("Nats-Msg-Id", "")
+        if not event_id:
+            log.error("event without id on %s: terminated", msg.subject)
+            await msg.term()
+            return
+        try:
+            async with self.engine.begin() as conn:
+                first_time = await conn.scalar(
+                    text(
+                        "INSERT INTO processed_events (consumer, event_id) VALUES (:c, :e) "
+                        "ON CONFLICT DO NOTHING RETURNING 1"
+                    ),
+                    {"c": self.sub.durable, "e": event_id},
+                )
+                if first_time:
+                    await self.sub.handler(conn, msg)
+            await msg.ack()
+        except Exception as exc:
+            deliveries = msg.metadata.num_delivered
+            if deliveries >= self.sub.max_deliveries:
+                log.error("event %s dead after %d tries: %s", event_id, deliveries, exc)
+                async with self.engine.begin() as conn:
+                    await conn.execute(
+                        text(
+                            "INSERT INTO dead_events (consumer, subject, event_id, payload, error) "
+                            "VALUES (:c, :s, :e, :p, :err)"
+                        ),
+                        {
+                            "c": self.sub.durable,
+                            "s": msg.subject,
+                            "e": event_id,
+                            "p": msg.data,
+                            "err": repr(exc)[:2000],
+                        },
+                    )
+                await msg.term()
+            else:
+                log.warning("event %s failed (try %d): %s", event_id, deliveries, exc)
+                await msg.nak(delay=min(2**deliveries, 30))

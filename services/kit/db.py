@@ -1,0 +1,128 @@
+"""Database access for a service: one engine, one unit of work per RPC, tenant scoping in one place.
+
+The unit of work owns the transaction: stores run SQL on `uow.conn`, domain code emits events with
+`uow.emit`, and both land in one commit (the transactional outbox)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf.message import Message
+from plixa.common.v1.principal_pb2 import Principal
+from sqlalchemy import Delete, Select, Table, Update, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from services.kit.clock import Clock
+from services.kit.config import asyncpg_url
+from services.kit.errors import unauthenticated
+from services.kit.outbox import outbox_channel, outbox_table
+from services.kit.principal import current_principal
+
+
+def create_engine(url: str, schema: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        asyncpg_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"search_path": schema, "application_name": schema}},
+    )
+
+
+@dataclass(frozen=True)
+class TenantScope:
+    """Every tenant-owned query goes through here, so no store filters by tenant ad hoc."""
+
+    tenant_id: int
+
+    def select(self, table: Table, *columns: Any) -> Select[Any]:
+        return (
+            (Select(*columns) if columns else Select(table))
+            .select_from(table)
+            .where(table.c.tenant_id == self.tenant_id)
+        )
+
+    def update(self, table: Table) -> Update:
+        return table.update().where(table.c.tenant_id == self.tenant_id)
+
+    def delete(self, table: Table) -> Delete:
+        return table.delete().where(table.c.tenant_id == self.tenant_id)
+
+    def row(self, **values: Any) -> dict[str, Any]:
+        return {**values, "tenant_id": self.tenant_id}
+
+
+@dataclass
+class PendingEvent:
+    subject: str
+    message: Message
+    tenant_id: int | None
+
+
+@dataclass
+class UnitOfWork:
+    conn: AsyncConnection
+    schema: str
+    clock: Clock
+    principal: Principal
+    events: list[PendingEvent] = field(default_factory=list)
+
+    @property
+    def scope(self) -> TenantScope:
+        """The calling member's tenant; refuses callers that have none."""
+        if not self.principal.tenant_id:
+            raise unauthenticated()
+        return TenantScope(self.principal.tenant_id)
+
+    def scope_of(self, tenant_id: int) -> TenantScope:
+        """An explicit tenant, for flows with no signed-in member yet (registration, login)."""
+        return TenantScope(tenant_id)
+
+    def emit(self, subject: str, message: Message, tenant_id: int | None = None) -> None:
+        """Queue an event; it is written to the outbox in this unit's transaction."""
+        if tenant_id is None and self.principal.tenant_id:
+            tenant_id = self.principal.tenant_id
+        self.events.append(PendingEvent(subject, message, tenant_id))
+
+    async def flush_events(self) -> None:
+        if not self.events:
+            return
+        now = self.clock.now()
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "subject": e.subject,
+                "payload": e.message.SerializeToString(),
+                "tenant_id": e.tenant_id,
+                "created_at": now,
+            }
+            for e in self.events
+        ]
+        await self.conn.execute(outbox_table(self.schema).insert(), rows)
+        await self.conn.execute(text(f"NOTIFY {outbox_channel(self.schema)}"))
+        self.events.clear()
+
+
+class Database:
+    """A service's engine plus the unit-of-work factory its servicers use."""
+
+    def __init__(self, engine: AsyncEngine, schema: str, clock: Clock) -> None:
+        self.engine = engine
+        self.schema = schema
+        self.clock = clock
+
+    @asynccontextmanager
+    async def unit_of_work(self, principal: Principal | None = None) -> AsyncIterator[UnitOfWork]:
+        """One transaction: commits with its events on success, rolls everything back on error."""
+        async with self.engine.connect() as conn:
+            async with conn.begin():
+                uow = UnitOfWork(conn, self.schema, self.clock, principal or current_principal())
+                yield uow
+                await uow.flush_events()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,81 @@
+"""The caller of an RPC: signed by the gateway, verified by every service, read from a contextvar."""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import hmac
+import time
+
+from plixa.common.v1.principal_pb2 import Principal
+
+from services.kit.errors import forbidden, unauthenticated
+
+PRINCIPAL_METADATA_KEY = "plixa-principal-bin"
+SIGNATURE_METADATA_KEY = "plixa-principal-sig"
+MAX_SIGNATURE_AGE_SECONDS = 60
+
+ANONYMOUS = Principal(kind=Principal.KIND_ANONYMOUS)
+_current: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal", default=ANONYMOUS)
+
+
+def sign(principal: Principal, secret: bytes) -> list[tuple[str, str | bytes]]:
+    """Metadata carrying the principal and its HMAC-SHA256 signature."""
+    stamped = Principal()
+    stamped.CopyFrom(principal)
+    stamped.issued_at_unix = int(time.time())
+    blob = stamped.SerializeToString(deterministic=True)
+    signature = hmac.new(secret, blob, hashlib.sha256).hexdigest()
+    return [(PRINCIPAL_METADATA_KEY, blob), (SIGNATURE_METADATA_KEY, signature)]
+
+
+def verify(metadata: dict[str, str | bytes], secret: bytes, now: float | None = None) -> Principal:
+    """The principal in the metadata, or ANONYMOUS when there is none; a bad signature is refused."""
+    blob = metadata.get(PRINCIPAL_METADATA_KEY)
+    signature = metadata.get(SIGNATURE_METADATA_KEY)
+    if blob is None and signature is None:
+        return ANONYMOUS
+    if not isinstance(blob, bytes) or not isinstance(signature, str):
+        raise unauthenticated("INVALID_PRINCIPAL", "The caller's identity could not be verified.")
+    expected = hmac.new(secret, blob, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature):
+        raise unauthenticated("INVALID_PRINCIPAL", "The caller's identity could not be verified.")
+    principal = Principal.FromString(blob)
+    age = (now if now is not None else time.time()) - principal.issued_at_unix
+    if abs(age) > MAX_SIGNATURE_AGE_SECONDS:
+        raise unauthenticated("INVALID_PRINCIPAL", "The caller's identity has expired.")
+    return principal
+
+
+def current_principal() -> Principal:
+    return _current.get()
+
+
+def set_current_principal(principal: Principal) -> contextvars.Token[Principal]:
+    return _current.set(principal)
+
+
+def reset_current_principal(token: contextvars.Token[Principal]) -> None:
+    _current.reset(token)
+
+
+def require_user() -> Principal:
+    """The calling workspace member; the gateway's policy has normally checked this already."""
+    principal = current_principal()
+    if principal.kind != Principal.KIND_USER or not principal.tenant_id:
+        raise unauthenticated()
+    return principal
+
+
+def require_staff() -> Principal:
+    principal = current_principal()
+    if principal.kind != Principal.KIND_STAFF:
+        raise unauthenticated()
+    return principal
+
+
+def require_owner() -> Principal:
+    principal = require_user()
+    if principal.role != "owner":
+        raise forbidden()
+    return principal
