@@ -79,3 +79,8 @@ def require_owner() -> Principal:
     if principal.role != "owner":
         raise forbidden()
     return principal
+
+
+# A service that revokes tokens names them in this trailing metadata key, so the gateway that
+# carried the request drops them from its cache at once (other replicas learn it from the event).
+INVALIDATE_TOKEN_METADATA_KEY = "plixa-invalidate-token"

@@ -1,0 +1,31 @@
+"""Runs the identity service: `python -m services.identity`."""
+
+from __future__ import annotations
+
+import grpc
+from plixa.identity.v1 import identity_pb2_grpc, internal_pb2_grpc, staff_pb2_grpc
+
+from services.identity.api.identity import IdentityApi
+from services.identity.api.internal import IdentityInternalApi
+from services.identity.api.staff import StaffAuthApi
+from services.identity.domain.passwords import PasswordHasher
+from services.kit.config import setting_int
+from services.kit.server import ServiceApp, ServiceContext
+
+
+def password_hasher() -> PasswordHasher:
+    # OWASP's N=2^17 in production; tests may lower it to keep the suite fast.
+    return PasswordHasher(n=2 ** setting_int("PLIXA_SCRYPT_LOG_N", 17))
+
+
+def register(server: grpc.aio.Server, ctx: ServiceContext) -> None:
+    passwords = password_hasher()
+    identity_pb2_grpc.add_IdentityServicer_to_server(IdentityApi(ctx.db, passwords), server)
+    staff_pb2_grpc.add_StaffAuthServicer_to_server(StaffAuthApi(ctx.db, passwords), server)
+    internal_pb2_grpc.add_IdentityInternalServicer_to_server(IdentityInternalApi(ctx.db), server)
+
+
+app = ServiceApp("identity", register=register)
+
+if __name__ == "__main__":
+    app.main()

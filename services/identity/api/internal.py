@@ -1,0 +1,30 @@
+"""IdentityInternal: token resolution for the gateway and user look-ups for other services."""
+
+from __future__ import annotations
+
+import grpc
+from plixa.common.v1.principal_pb2 import Principal
+from plixa.identity.v1 import internal_pb2, internal_pb2_grpc
+
+from services.identity.api.mapping import user_to_proto
+from services.identity.domain import sessions
+from services.identity.store import accounts as account_store
+from services.kit.db import Database
+
+
+class IdentityInternalApi(internal_pb2_grpc.IdentityInternalServicer):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def AuthenticateToken(
+        self, request: internal_pb2.AuthenticateTokenRequest, context: grpc.aio.ServicerContext
+    ) -> Principal:
+        async with self.db.unit_of_work() as uow:
+            return await sessions.authenticate(uow, request.token)
+
+    async def GetUsers(
+        self, request: internal_pb2.GetUsersRequest, context: grpc.aio.ServicerContext
+    ) -> internal_pb2.GetUsersResponse:
+        async with self.db.unit_of_work() as uow:
+            users = await account_store.get_users(uow, request.tenant_id, list(request.ids))
+        return internal_pb2.GetUsersResponse(users=[user_to_proto(u) for u in users])

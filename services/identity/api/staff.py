@@ -1,0 +1,50 @@
+"""The StaffAuth servicer: sign-in for Plixa staff."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import empty_pb2
+from plixa.identity.v1 import staff_pb2, staff_pb2_grpc
+
+from services.identity.api.mapping import staff_session_to_proto, staff_to_proto
+from services.identity.domain import sessions
+from services.identity.domain import staff as staff_domain
+from services.identity.domain.passwords import PasswordHasher
+from services.kit.db import Database
+from services.kit.principal import INVALIDATE_TOKEN_METADATA_KEY, require_staff
+
+
+class StaffAuthApi(staff_pb2_grpc.StaffAuthServicer):
+    def __init__(self, db: Database, passwords: PasswordHasher) -> None:
+        self.db = db
+        self.passwords = passwords
+
+    async def StaffLogin(
+        self, request: staff_pb2.StaffLoginRequest, context: grpc.aio.ServicerContext
+    ) -> staff_pb2.StaffSession:
+        async with self.db.unit_of_work() as uow:
+            staff = await staff_domain.load_for_login(uow, request.email)
+        if staff is None:
+            await self.passwords.verify_nothing(request.password)
+            password_ok = False
+        else:
+            password_ok = await self.passwords.verify(request.password, staff.password_hash)
+        async with self.db.unit_of_work() as uow:
+            session = await staff_domain.complete_login(uow, staff, request.email, password_ok)
+        return staff_session_to_proto(session)
+
+    async def StaffLogout(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        require_staff()
+        async with self.db.unit_of_work() as uow:
+            token_id = await sessions.revoke_current(uow)
+        context.set_trailing_metadata(((INVALIDATE_TOKEN_METADATA_KEY, str(token_id)),))
+        return empty_pb2.Empty()
+
+    async def GetStaffMe(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> staff_pb2.Staff:
+        require_staff()
+        async with self.db.unit_of_work() as uow:
+            return staff_to_proto(await staff_domain.me(uow))

@@ -1,0 +1,54 @@
+"""Staff accounts are made here, never through the API:
+
+    python -m services.identity.cli create-staff --name "Ana" --email ana@plixa.app < password.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+
+from services.identity.__main__ import password_hasher
+from services.identity.domain import staff as staff_domain
+from services.kit.clock import SystemClock
+from services.kit.config import ServiceSettings
+from services.kit.db import Database, create_engine
+from services.kit.errors import DomainError
+
+
+async def create_staff(name: str, email: str, password: str) -> int:
+    name, email = staff_domain.check_new_staff(name, email, password)
+    settings = ServiceSettings.load("identity")
+    db = Database(create_engine(settings.database_url, "identity", pool_size=1), "identity", SystemClock())
+    try:
+        password_hash = await password_hasher().hash(password)
+        async with db.unit_of_work() as uow:
+            staff = await staff_domain.create(uow, name=name, email=email, password_hash=password_hash)
+        return staff.id
+    finally:
+        await db.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.identity.cli")
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create-staff", help="create a Plixa staff account")
+    create.add_argument("--name", required=True)
+    create.add_argument("--email", required=True)
+    args = parser.parse_args(argv)
+    # The password never goes on the command line (it would show in ps and shell history).
+    password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    try:
+        staff_id = asyncio.run(create_staff(args.name, args.email, password))
+    except DomainError as error:
+        problems = "; ".join(f"{f.field}: {f.message}" for f in error.fields) or error.message
+        print(f"refused: {problems}", file=sys.stderr)
+        return 2
+    print(f"staff account {staff_id} created for {args.email}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

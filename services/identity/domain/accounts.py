@@ -1,0 +1,182 @@
+"""Workspaces and members: registration, sign-in, the member's own profile, sign-out."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+
+from plixa.identity.v1 import events_pb2
+
+from services.identity.domain import throttle, tokens
+from services.identity.domain.credentials import check_password, invalid_credentials
+from services.identity.domain.models import Session, Tenant, User
+from services.identity.store import accounts as store
+from services.identity.store import tokens as token_store
+from services.kit.db import UnitOfWork
+from services.kit.errors import invalid, not_found
+from services.kit.validation import Checker
+
+PANEL_ABILITIES = ["*"]
+DEFAULT_LOCALE = "en"
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    email: str
+    password: str
+    company_name: str
+    country_code: str
+    timezone: str
+    locale: str
+    tax_id: str | None
+
+
+def check_registration(
+    *,
+    name: str,
+    email: str,
+    password: str,
+    password_confirmation: str,
+    company_name: str,
+    country_code: str,
+    timezone: str,
+    locale: str | None,
+    tax_id: str | None,
+) -> Registration:
+    """All field rules at once, before any hashing or SQL."""
+    check = Checker()
+    form = Registration(
+        name=check.text("name", name),
+        email=check.email("email", email),
+        password=password,
+        company_name=check.text("company_name", company_name),
+        country_code=check.country("country_code", country_code),
+        timezone=check.timezone("timezone", timezone),
+        locale=check.locale("locale", locale) if locale is not None else DEFAULT_LOCALE,
+        tax_id=check.text("tax_id", tax_id, required=False, max_len=64) or None
+        if tax_id is not None
+        else None,
+    )
+    check_password(check, "password", password)
+    if password != password_confirmation:
+        check.fail("password", "The password confirmation does not match.", "confirmed")
+    check.done()
+    return form
+
+
+def slugify(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:40].strip("-")
+    return base or "workspace"
+
+
+async def register(uow: UnitOfWork, form: Registration, password_hash: str) -> Session:
+    """Creates the workspace, its owner and the owner's panel token in one transaction."""
+    if await store.email_taken(uow, form.email):
+        raise invalid("email", "The email has already been taken.", "taken")
+    now = uow.clock.now()
+    base = slugify(form.company_name)
+    slug = f"{base}-{secrets.token_hex(3)}"
+    while await store.slug_taken(uow, slug):
+        slug = f"{base}-{secrets.token_hex(3)}"
+    tenant = await store.add_tenant(
+        uow,
+        created_at=now,
+        name=form.company_name,
+        slug=slug,
+        country_code=form.country_code,
+        timezone=form.timezone,
+        locale=form.locale,
+        tax_id=form.tax_id,
+    )
+    try:
+        user = await store.add_user(
+            uow,
+            tenant.id,
+            created_at=now,
+            name=form.name,
+            email=form.email,
+            password_hash=password_hash,
+            role="owner",
+            locale=form.locale,
+        )
+    except store.EmailTaken:
+        raise invalid("email", "The email has already been taken.", "taken") from None
+    token = await issue_panel_token(uow, user)
+    uow.emit(
+        "identity.user.registered",
+        events_pb2.UserRegistered(
+            user_id=user.id,
+            tenant_id=tenant.id,
+            email=user.email,
+            name=user.name,
+            tenant_name=tenant.name,
+            tenant_slug=tenant.slug,
+            country_code=tenant.country_code,
+        ),
+        tenant_id=tenant.id,
+    )
+    return Session(user, tenant, token)
+
+
+async def issue_panel_token(uow: UnitOfWork, user: User) -> str:
+    secret = tokens.new_secret()
+    token_id = await token_store.add(
+        uow,
+        kind="panel",
+        name="panel",
+        secret_hash=secret.digest,
+        prefix=secret.prefix,
+        abilities=PANEL_ABILITIES,
+        created_at=uow.clock.now(),
+        tenant_id=user.tenant_id,
+        user_id=user.id,
+    )
+    return tokens.render(token_id, secret.plain)
+
+
+async def load_for_login(uow: UnitOfWork, email: str) -> User | None:
+    """Refuses a throttled email before any password work; None when no such member."""
+    await throttle.refuse_if_throttled(uow, throttle.subject_for("user", email))
+    return await store.find_user_by_email(uow, email.strip())
+
+
+async def complete_login(uow: UnitOfWork, user: User | None, email: str, password_ok: bool) -> Session:
+    """Wrong email and wrong password end the same way: one failure recorded, one 401."""
+    subject = throttle.subject_for("user", email)
+    if user is None or not password_ok:
+        await throttle.record_failure(uow, subject)
+        raise invalid_credentials()
+    await throttle.forget(uow, subject)
+    tenant = await store.get_tenant(uow, user.tenant_id)
+    if tenant is None:
+        raise invalid_credentials()
+    return Session(user, tenant, await issue_panel_token(uow, user))
+
+
+async def me(uow: UnitOfWork) -> tuple[User, Tenant]:
+    principal = uow.principal
+    user = await store.get_user(uow, principal.tenant_id, principal.user_id)
+    tenant = await store.get_tenant(uow, principal.tenant_id)
+    if user is None or tenant is None:
+        raise not_found("User")
+    return user, tenant
+
+
+async def update_me(
+    uow: UnitOfWork, *, name: str | None, locale: str | None
+) -> tuple[User, Tenant]:
+    """Only the member's own name and locale; the gateway refuses any other key."""
+    check = Checker()
+    changes: dict[str, str] = {}
+    if name is not None:
+        changes["name"] = check.text("name", name)
+    if locale is not None:
+        changes["locale"] = check.locale("locale", locale)
+    check.done()
+    if changes:
+        await store.update_user(uow, uow.principal.user_id, **changes)
+    return await me(uow)
