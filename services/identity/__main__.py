@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import grpc
-from plixa.identity.v1 import identity_pb2_grpc, internal_pb2_grpc, staff_pb2_grpc
 
+from plixa.identity.v1 import identity_pb2_grpc, internal_pb2_grpc, staff_pb2_grpc
 from services.identity.api.identity import IdentityApi
 from services.identity.api.internal import IdentityInternalApi
 from services.identity.api.staff import StaffAuthApi

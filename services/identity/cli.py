@@ -1,6 +1,6 @@
 """Staff accounts are made here, never through the API:
 
-    python -m services.identity.cli create-staff --name "Ana" --email ana@plixa.app < password.txt
+python -m services.identity.cli create-staff --name "Ana" --email ana@plixa.app < password.txt
 """
 
 from __future__ import annotations
@@ -21,11 +21,17 @@ from services.kit.errors import DomainError
 async def create_staff(name: str, email: str, password: str) -> int:
     name, email = staff_domain.check_new_staff(name, email, password)
     settings = ServiceSettings.load("identity")
-    db = Database(create_engine(settings.database_url, "identity", pool_size=1), "identity", SystemClock())
+    db = Database(
+        create_engine(settings.database_url, "identity", pool_size=1),
+        "identity",
+        SystemClock(),
+    )
     try:
         password_hash = await password_hasher().hash(password)
         async with db.unit_of_work() as uow:
-            staff = await staff_domain.create(uow, name=name, email=email, password_hash=password_hash)
+            staff = await staff_domain.create(
+                uow, name=name, email=email, password_hash=password_hash
+            )
         return staff.id
     finally:
         await db.dispose()
@@ -39,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--email", required=True)
     args = parser.parse_args(argv)
     # The password never goes on the command line (it would show in ps and shell history).
-    password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    password = (
+        getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    )
     try:
         staff_id = asyncio.run(create_staff(args.name, args.email, password))
     except DomainError as error:

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.message import Message
-from plixa.common.v1.principal_pb2 import Principal
 from sqlalchemy import Delete, Select, Table, Update, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from plixa.common.v1.principal_pb2 import Principal
 from services.kit.clock import Clock
 from services.kit.config import asyncpg_url
 from services.kit.errors import unauthenticated
@@ -118,11 +118,10 @@ class Database:
     @asynccontextmanager
     async def unit_of_work(self, principal: Principal | None = None) -> AsyncIterator[UnitOfWork]:
         """One transaction: commits with its events on success, rolls everything back on error."""
-        async with self.engine.connect() as conn:
-            async with conn.begin():
-                uow = UnitOfWork(conn, self.schema, self.clock, principal or current_principal())
-                yield uow
-                await uow.flush_events()
+        async with self.engine.connect() as conn, conn.begin():
+            uow = UnitOfWork(conn, self.schema, self.clock, principal or current_principal())
+            yield uow
+            await uow.flush_events()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

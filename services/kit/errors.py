@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import grpc
+
 from plixa.common.v1 import errors_pb2
 
 ERROR_METADATA_KEY = "plixa-error-bin"
@@ -50,7 +51,11 @@ def validation_failed(problems: Iterable[FieldProblem]) -> DomainError:
     problems = list(problems)
     first = problems[0].message if problems else "The given data was invalid."
     return DomainError(
-        "VALIDATION_FAILED", first, 422, grpc.StatusCode.INVALID_ARGUMENT, fields=problems
+        "VALIDATION_FAILED",
+        first,
+        422,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        fields=problems,
     )
 
 
@@ -106,7 +111,9 @@ GRPC_TO_HTTP: dict[grpc.StatusCode, tuple[int, str]] = {
 
 
 def detail_from_status(
-    code: grpc.StatusCode, details: str | None, trailing: Iterable[tuple[str, str | bytes]] | None
+    code: grpc.StatusCode,
+    details: str | None,
+    trailing: Iterable[tuple[str, str | bytes]] | None,
 ) -> errors_pb2.ErrorDetail:
     """Rebuild what the service said from a failed call; the service's own status and code win."""
     for key, value in trailing or ():

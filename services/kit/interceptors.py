@@ -13,7 +13,11 @@ import grpc
 
 from services.kit.errors import ERROR_METADATA_KEY, DomainError
 from services.kit.logs import request_id_var, tenant_id_var
-from services.kit.principal import reset_current_principal, set_current_principal, verify
+from services.kit.principal import (
+    reset_current_principal,
+    set_current_principal,
+    verify,
+)
 
 log = logging.getLogger("plixa.rpc")
 UnaryBehavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
@@ -57,7 +61,9 @@ class ErrorInterceptor(_UnaryInterceptor):
                 await context.abort(
                     error.grpc_status,
                     error.message,
-                    trailing_metadata=((ERROR_METADATA_KEY, error.to_detail().SerializeToString()),),
+                    trailing_metadata=(
+                        (ERROR_METADATA_KEY, error.to_detail().SerializeToString()),
+                    ),
                 )
             except (asyncio.CancelledError, grpc.aio.AbortError):
                 raise

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
 
 import nats
 from nats.aio.client import Client
@@ -23,6 +25,8 @@ class NatsLink:
         self.client: Client | None = None
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Called after a reconnect: state derived from core subscriptions may have missed messages.
+        self.reconnect_hooks: list[Callable[[], None]] = []
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._connect_until_up(), name=f"nats-connect-{self.name}")
@@ -58,6 +62,8 @@ class NatsLink:
 
     async def _on_reconnected(self) -> None:
         log.info("NATS reconnected")
+        for hook in self.reconnect_hooks:
+            hook()
 
     async def ready(self) -> Client:
         await self._connected.wait()
@@ -83,11 +89,11 @@ def stream_name(service: str) -> str:
 
 async def ensure_stream(js: JetStreamContext, service: str) -> None:
     """Each service publishes on `<service>.>` into its own stream."""
-    config = StreamConfig(name=stream_name(service), subjects=[f"{service}.>"], duplicate_window=120)
+    config = StreamConfig(
+        name=stream_name(service), subjects=[f"{service}.>"], duplicate_window=120
+    )
     try:
         await js.stream_info(config.name)
     except NotFoundError:
-        try:
+        with contextlib.suppress(BadRequestError):  # created by another replica meanwhile
             await js.add_stream(config)
-        except BadRequestError:  # created by another replica meanwhile
-            pass

@@ -1,7 +1,9 @@
-"""Ordered SQL migrations per service, applied under an advisory lock and recorded in the schema.
+"""Ordered SQL migrations per service, applied under an advisory lock, recorded in the schema.
 
 Each service gets its own schema and its own login role that owns it and nothing else; migrations
-run as that role, so every table belongs to it. Run: `python -m services.kit.migrations [service …]`."""
+run as that role, so every table belongs to it.
+
+Run: `python -m services.kit.migrations [service …]`."""
 
 from __future__ import annotations
 
@@ -87,7 +89,9 @@ async def _ensure_role_and_schema(conn: AsyncConnection, service: str) -> None:
         await conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
     password = setting(f"PLIXA_{service.upper()}_DB_PASSWORD", "")
     if password:
-        await conn.execute(text(f"ALTER ROLE \"{role}\" PASSWORD '{password.replace(chr(39), '')}'"))
+        await conn.execute(
+            text(f"ALTER ROLE \"{role}\" PASSWORD '{password.replace(chr(39), '')}'")
+        )
     await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{service}" AUTHORIZATION "{role}"'))
     await conn.execute(text(f'REVOKE ALL ON SCHEMA "{service}" FROM PUBLIC'))
 
@@ -99,7 +103,8 @@ async def migrate_service(service: str, admin_url: str | None = None) -> list[st
     try:
         async with engine.connect() as conn:
             await conn.execute(
-                text("SELECT pg_advisory_lock(:k)"), {"k": advisory_key(f"migrate:{service}")}
+                text("SELECT pg_advisory_lock(:k)"),
+                {"k": advisory_key(f"migrate:{service}")},
             )
             await conn.commit()
             try:
@@ -124,14 +129,20 @@ async def migrate_service(service: str, admin_url: str | None = None) -> list[st
                         for statement in split_statements(sql):
                             await conn.exec_driver_sql(statement)
                         await conn.execute(
-                            text("INSERT INTO schema_migrations (version, checksum) VALUES (:v, :c)"),
-                            {"v": version, "c": hashlib.sha256(sql.encode()).hexdigest()},
+                            text(
+                                "INSERT INTO schema_migrations (version, checksum) VALUES (:v, :c)"
+                            ),
+                            {
+                                "v": version,
+                                "c": hashlib.sha256(sql.encode()).hexdigest(),
+                            },
                         )
                     applied.append(version)
                     log.info("applied %s.%s", service, version)
             finally:
                 await conn.execute(
-                    text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key(f"migrate:{service}")}
+                    text("SELECT pg_advisory_unlock(:k)"),
+                    {"k": advisory_key(f"migrate:{service}")},
                 )
                 await conn.commit()
     finally:

@@ -4,6 +4,7 @@ publishes them to JetStream with Nats-Msg-Id = event id and marks them sent only
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from functools import cache
@@ -95,15 +96,15 @@ class OutboxRelay:
                     if time.monotonic() - last_purge > 3600:
                         await self.purge_published()
                         last_purge = time.monotonic()
-                except Exception as exc:  # NATS or the database away: retry well inside the dedupe window
+                except (
+                    Exception
+                ) as exc:  # NATS or the database away: retry well inside the dedupe window
                     log.warning("outbox relay paused: %s", exc)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-                except TimeoutError:
-                    pass
                 self._wake.clear()
         finally:
             listener.cancel()
@@ -119,7 +120,8 @@ class OutboxRelay:
                     await driver.add_listener(
                         outbox_channel(self.schema), lambda *_: self._wake.set()
                     )
-                    while not driver.is_closed():
+                    # asyncpg offers no close event to await, so look every few seconds.
+                    while not driver.is_closed():  # noqa: ASYNC110
                         await asyncio.sleep(5)
             except asyncio.CancelledError:
                 raise
@@ -143,7 +145,10 @@ class OutboxRelay:
             failure: Exception | None = None
             try:
                 for row in rows:
-                    headers = {"Nats-Msg-Id": str(row.id), "Plixa-Event-Id": str(row.id)}
+                    headers = {
+                        "Nats-Msg-Id": str(row.id),
+                        "Plixa-Event-Id": str(row.id),
+                    }
                     if row.tenant_id is not None:
                         headers["Plixa-Tenant-Id"] = str(row.tenant_id)
                     await js.publish(row.subject, row.payload, timeout=2.0, headers=headers)

@@ -1,4 +1,4 @@
-"""The caller of an RPC: signed by the gateway, verified by every service, read from a contextvar."""
+"""The caller of an RPC: signed by the gateway, verified by every service, in a contextvar."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import hmac
 import time
 
 from plixa.common.v1.principal_pb2 import Principal
-
 from services.kit.errors import forbidden, unauthenticated
 
 PRINCIPAL_METADATA_KEY = "plixa-principal-bin"
@@ -30,7 +29,7 @@ def sign(principal: Principal, secret: bytes) -> list[tuple[str, str | bytes]]:
 
 
 def verify(metadata: dict[str, str | bytes], secret: bytes, now: float | None = None) -> Principal:
-    """The principal in the metadata, or ANONYMOUS when there is none; a bad signature is refused."""
+    """The principal in the metadata, or ANONYMOUS when there is none; refuses a bad signature."""
     blob = metadata.get(PRINCIPAL_METADATA_KEY)
     signature = metadata.get(SIGNATURE_METADATA_KEY)
     if blob is None and signature is None:

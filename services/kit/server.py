@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from plixa.common.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import text
 
+from plixa.common.v1 import health_pb2, health_pb2_grpc
 from services.kit.clock import Clock, SystemClock
 from services.kit.config import ServiceSettings, internal_secret, setting
 from services.kit.consumer import EventConsumer, Subscription
@@ -90,7 +90,9 @@ class ServiceApp:
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
         ]
-        server = grpc.aio.server(interceptors=standard_interceptors(internal_secret()), options=limits)
+        server = grpc.aio.server(
+            interceptors=standard_interceptors(internal_secret()), options=limits
+        )
         health = HealthServicer(db)
         health_pb2_grpc.add_HealthServicer_to_server(health, server)
         self.register(server, ctx)

@@ -39,7 +39,13 @@ class Checker:
         self.problems.append(FieldProblem(field, message, code))
 
     def text(
-        self, field: str, value: str, *, required: bool = True, max_len: int = 255, min_len: int = 0
+        self,
+        field: str,
+        value: str,
+        *,
+        required: bool = True,
+        max_len: int = 255,
+        min_len: int = 0,
     ) -> str:
         value = value.strip()
         if not value:
@@ -47,9 +53,17 @@ class Checker:
                 self.fail(field, f"The {field} field is required.", "required")
             return value
         if len(value) > max_len:
-            self.fail(field, f"The {field} may not be longer than {max_len} characters.", "too_long")
+            self.fail(
+                field,
+                f"The {field} may not be longer than {max_len} characters.",
+                "too_long",
+            )
         elif len(value) < min_len:
-            self.fail(field, f"The {field} must be at least {min_len} characters.", "too_short")
+            self.fail(
+                field,
+                f"The {field} must be at least {min_len} characters.",
+                "too_short",
+            )
         return value
 
     def email(self, field: str, value: str) -> str:
@@ -61,19 +75,31 @@ class Checker:
     def country(self, field: str, value: str) -> str:
         code = value.strip().upper()
         if code not in ISO_COUNTRIES:
-            self.fail(field, f"The {field} must be an ISO 3166-1 alpha-2 country code.", "country")
+            self.fail(
+                field,
+                f"The {field} must be an ISO 3166-1 alpha-2 country code.",
+                "country",
+            )
         return code
 
     def timezone(self, field: str, value: str) -> str:
         value = value.strip()
         if value not in iana_timezones():
-            self.fail(field, f"The {field} must be an IANA time zone, e.g. Europe/Lisbon.", "timezone")
+            self.fail(
+                field,
+                f"The {field} must be an IANA time zone, e.g. Europe/Lisbon.",
+                "timezone",
+            )
         return value
 
     def locale(self, field: str, value: str) -> str:
         value = value.strip()
         if not LOCALE_PATTERN.match(value):
-            self.fail(field, f"The {field} must be a language tag such as pt or pt-BR.", "locale")
+            self.fail(
+                field,
+                f"The {field} must be a language tag such as pt or pt-BR.",
+                "locale",
+            )
         return value
 
     def done(self) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf import empty_pb2
-from plixa.identity.v1 import identity_pb2, identity_pb2_grpc
 
+from plixa.identity.v1 import identity_pb2, identity_pb2_grpc
 from services.identity.api.mapping import me_to_proto, session_to_proto
 from services.identity.domain import accounts, sessions
 from services.identity.domain.passwords import PasswordHasher

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import grpc
+
 from plixa.common.v1.principal_pb2 import Principal
 from plixa.identity.v1 import internal_pb2, internal_pb2_grpc
-
 from services.identity.api.mapping import user_to_proto
 from services.identity.domain import sessions
 from services.identity.store import accounts as account_store
@@ -17,7 +17,9 @@ class IdentityInternalApi(internal_pb2_grpc.IdentityInternalServicer):
         self.db = db
 
     async def AuthenticateToken(
-        self, request: internal_pb2.AuthenticateTokenRequest, context: grpc.aio.ServicerContext
+        self,
+        request: internal_pb2.AuthenticateTokenRequest,
+        context: grpc.aio.ServicerContext,
     ) -> Principal:
         async with self.db.unit_of_work() as uow:
             return await sessions.authenticate(uow, request.token)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from plixa.identity.v1 import identity_pb2, staff_pb2
-
 from services.identity.domain.models import Session, Staff, StaffSession, Tenant, User
 
 
@@ -32,7 +31,9 @@ def tenant_to_proto(tenant: Tenant) -> identity_pb2.Tenant:
 
 def session_to_proto(session: Session) -> identity_pb2.AuthSession:
     return identity_pb2.AuthSession(
-        user=user_to_proto(session.user), tenant=tenant_to_proto(session.tenant), token=session.token
+        user=user_to_proto(session.user),
+        tenant=tenant_to_proto(session.tenant),
+        token=session.token,
     )
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf import empty_pb2
-from plixa.identity.v1 import staff_pb2, staff_pb2_grpc
 
+from plixa.identity.v1 import staff_pb2, staff_pb2_grpc
 from services.identity.api.mapping import staff_session_to_proto, staff_to_proto
 from services.identity.domain import sessions
 from services.identity.domain import staff as staff_domain

@@ -8,7 +8,6 @@ import unicodedata
 from dataclasses import dataclass
 
 from plixa.identity.v1 import events_pb2
-
 from services.identity.domain import throttle, tokens
 from services.identity.domain.credentials import check_password, invalid_credentials
 from services.identity.domain.models import Session, Tenant, User
@@ -144,7 +143,9 @@ async def load_for_login(uow: UnitOfWork, email: str) -> User | None:
     return await store.find_user_by_email(uow, email.strip())
 
 
-async def complete_login(uow: UnitOfWork, user: User | None, email: str, password_ok: bool) -> Session:
+async def complete_login(
+    uow: UnitOfWork, user: User | None, email: str, password_ok: bool
+) -> Session:
     """Wrong email and wrong password end the same way: one failure recorded, one 401."""
     subject = throttle.subject_for("user", email)
     if user is None or not password_ok:

@@ -10,9 +10,17 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 128
 
 def check_password(check: Checker, field: str, password: str) -> None:
     if len(password) < PASSWORD_MIN:
-        check.fail(field, f"The {field} must be at least {PASSWORD_MIN} characters.", "too_short")
+        check.fail(
+            field,
+            f"The {field} must be at least {PASSWORD_MIN} characters.",
+            "too_short",
+        )
     elif len(password) > PASSWORD_MAX:
-        check.fail(field, f"The {field} may not be longer than {PASSWORD_MAX} characters.", "too_long")
+        check.fail(
+            field,
+            f"The {field} may not be longer than {PASSWORD_MAX} characters.",
+            "too_long",
+        )
 
 
 def invalid_credentials() -> DomainError:

@@ -23,7 +23,13 @@ class PasswordHasher:
     @staticmethod
     def _hash_sync(password: str, salt: bytes, n: int, r: int, p: int) -> str:
         key = hashlib.scrypt(
-            password.encode(), salt=salt, n=n, r=r, p=p, maxmem=256 * 1024 * 1024, dklen=KEY_BYTES
+            password.encode(),
+            salt=salt,
+            n=n,
+            r=r,
+            p=p,
+            maxmem=256 * 1024 * 1024,
+            dklen=KEY_BYTES,
         )
         encode = base64.b64encode
         return f"scrypt${n}${r}${p}${encode(salt).decode()}${encode(key).decode()}"
@@ -34,7 +40,7 @@ class PasswordHasher:
             return await asyncio.to_thread(self._hash_sync, password, salt, self.n, self.r, self.p)
 
     async def verify(self, password: str, encoded: str) -> bool:
-        """Checks with the parameters stored in the hash, so raising N later keeps old hashes valid."""
+        """Checks with the hash's own parameters, so raising N later keeps old hashes valid."""
         try:
             scheme, n, r, p, salt, _ = encoded.split("$")
             if scheme != "scrypt":

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from plixa.common.v1.principal_pb2 import Principal
 from plixa.identity.v1 import events_pb2
-
 from services.identity.domain import plans, tokens
 from services.identity.domain.models import StoredToken
 from services.identity.store import accounts as account_store
@@ -15,8 +14,9 @@ from services.identity.store import tokens as token_store
 from services.kit.db import UnitOfWork
 from services.kit.errors import DomainError, unauthenticated
 
-# Writing last_used_at on every request would turn each read into a write; a minute is precise enough.
+# Writing last_used_at on every request would turn each read into a write; a minute is enough.
 TOUCH_EVERY = timedelta(minutes=1)
+
 
 def invalid_token() -> DomainError:
     return unauthenticated("UNAUTHENTICATED", "The bearer token is invalid or has expired.")
@@ -44,7 +44,8 @@ async def authenticate(uow: UnitOfWork, bearer: str) -> Principal:
 
 
 async def _member_principal(uow: UnitOfWork, stored: StoredToken) -> Principal:
-    assert stored.tenant_id is not None and stored.user_id is not None
+    if stored.tenant_id is None or stored.user_id is None:
+        raise invalid_token()
     user = await account_store.get_user(uow, stored.tenant_id, stored.user_id)
     tenant = await account_store.get_tenant(uow, stored.tenant_id)
     if user is None or tenant is None:

@@ -11,6 +11,7 @@ from services.kit.db import UnitOfWork
 from services.kit.errors import invalid, not_found
 from services.kit.validation import Checker
 
+
 async def load_for_login(uow: UnitOfWork, email: str) -> Staff | None:
     await throttle.refuse_if_throttled(uow, throttle.subject_for("staff", email))
     return await store.find_by_email(uow, email.strip())
@@ -50,7 +51,9 @@ def check_new_staff(name: str, email: str, password: str) -> tuple[str, str]:
 async def create(uow: UnitOfWork, *, name: str, email: str, password_hash: str) -> Staff:
     if await store.find_by_email(uow, email):
         raise invalid("email", "A staff account with this email exists.", "taken")
-    return await store.add(uow, name=name, email=email, password_hash=password_hash, at=uow.clock.now())
+    return await store.add(
+        uow, name=name, email=email, password_hash=password_hash, at=uow.clock.now()
+    )
 
 
 async def me(uow: UnitOfWork) -> Staff:

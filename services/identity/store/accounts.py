@@ -50,7 +50,9 @@ async def email_taken(uow: UnitOfWork, email: str) -> bool:
 async def add_tenant(uow: UnitOfWork, *, created_at: datetime, **values: Any) -> Tenant:
     row = (
         await uow.conn.execute(
-            insert(tenants).values(created_at=created_at, status="active", **values).returning(tenants)
+            insert(tenants)
+            .values(created_at=created_at, status="active", **values)
+            .returning(tenants)
         )
     ).one()
     return _tenant(row)
@@ -92,7 +94,9 @@ async def get_user(uow: UnitOfWork, tenant_id: int, user_id: int) -> User | None
 
 async def get_users(uow: UnitOfWork, tenant_id: int, ids: list[int]) -> list[User]:
     scope = uow.scope_of(tenant_id)
-    rows = await uow.conn.execute(scope.select(users).where(users.c.id.in_(ids)).order_by(users.c.id))
+    rows = await uow.conn.execute(
+        scope.select(users).where(users.c.id.in_(ids)).order_by(users.c.id)
+    )
     return [_user(r) for r in rows]
 
 

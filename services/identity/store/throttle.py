@@ -10,7 +10,9 @@ from services.identity.store.tables import login_failures
 from services.kit.db import UnitOfWork
 
 
-async def failures_since(uow: UnitOfWork, subject: str, since: datetime) -> tuple[int, datetime | None]:
+async def failures_since(
+    uow: UnitOfWork, subject: str, since: datetime
+) -> tuple[int, datetime | None]:
     """How many failures since `since`, and the oldest of them."""
     row = (
         await uow.conn.execute(

@@ -1,0 +1,29 @@
+"""Runs the gateway: `python -m gateway`."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from gateway.app import create_app
+from gateway.config import GatewaySettings
+from services.kit.config import setting
+from services.kit.logs import configure_logging
+
+
+def main() -> None:
+    configure_logging("gateway", setting("PLIXA_LOG_LEVEL", "INFO"))
+    settings = GatewaySettings.load()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,333 @@
+"""The gateway: one handler serves every /v1 route from the descriptor-built table.
+
+A request travels: match route → read body (size-limited) → resolve bearer (cached) → route
+policy → rate limit → transcode to protobuf → gRPC call with a deadline and a signed principal
+→ transcode the answer → the {data, meta, errors} envelope."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import nats.errors
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from google.protobuf.message import Message
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway import transcode
+from gateway.auth import Authenticator, TokenCache
+from gateway.config import GatewaySettings
+from gateway.discovery import RouteSpec, discover_routes
+from gateway.errors import GatewayError, error_items, invalid_input
+from gateway.openapi import build_openapi
+from gateway.policy import enforce
+from gateway.ratelimit import Decision, RateLimiter
+from gateway.routing import RouteTable
+from gateway.upstream import Metadata, Upstreams
+from plixa.common.v1 import options_pb2
+from plixa.common.v1.principal_pb2 import Principal
+from services.kit.logs import request_id_var, tenant_id_var
+from services.kit.messaging import NatsLink
+from services.kit.principal import INVALIDATE_TOKEN_METADATA_KEY
+
+log = logging.getLogger("plixa.gateway")
+JSON = "application/json"
+
+
+def envelope(
+    data: Any = None,
+    meta: Any = None,
+    errors: Any = None,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = json.dumps(
+        {"data": data, "meta": meta, "errors": errors},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return Response(body, status_code=status, media_type=JSON, headers=headers)
+
+
+def error_response(error: GatewayError, headers: dict[str, str] | None = None) -> Response:
+    return envelope(
+        errors=error_items(error.detail),
+        status=error.status,
+        headers={**(headers or {}), **error.headers},
+    )
+
+
+@dataclass
+class Gateway:
+    settings: GatewaySettings
+    table: RouteTable
+    upstreams: Upstreams
+    auth: Authenticator
+    limiter: RateLimiter
+    nats: NatsLink
+    openapi: dict[str, Any]
+
+    @classmethod
+    def build(cls, settings: GatewaySettings) -> Gateway:
+        routes = discover_routes()
+        upstreams = Upstreams(settings.addresses, settings.internal_secret)
+        nats_link = NatsLink(settings.nats_url, "plixa-gateway")
+        cache = TokenCache(settings.token_cache_seconds)
+        nats_link.reconnect_hooks.append(cache.clear)
+        return cls(
+            settings=settings,
+            table=RouteTable(routes),
+            upstreams=upstreams,
+            auth=Authenticator(upstreams, cache, settings.timeout_ms / 1000),
+            limiter=RateLimiter(nats_link, settings.limits),
+            nats=nats_link,
+            openapi=build_openapi(routes),
+        )
+
+    # ── one request ───────────────────────────────────────────────────────────────────────
+
+    async def handle(self, request: Request, request_id: str) -> Response:
+        route, params = self.table.match(request.method, request.url.path)
+        rule = route.rule
+        body = await self._read_body(request, rule)
+        principal = None
+        if rule.access != options_pb2.ACCESS_PUBLIC:  # public routes ignore any bearer sent
+            principal = await self.auth.resolve(request.headers.get("authorization"), request_id)
+        enforce(rule, principal)
+        if principal is not None:
+            tenant_id_var.set(principal.tenant_id)
+        decision = await self._rate_limit(route, principal, request)
+        limit_headers = decision.headers() if decision else {}
+        if decision and not decision.allowed:
+            raise GatewayError(
+                429,
+                "RATE_LIMITED",
+                "Too many requests. Slow down and retry later.",
+                headers=limit_headers,
+            )
+        message = await self._build_request(route, params, request, body)
+        timeout = (rule.timeout_ms or self.settings.timeout_ms) / 1000
+        response, trailing = await self.upstreams.call(
+            route.service,
+            route.full_method,
+            message,
+            route.response_class,
+            timeout=timeout,
+            principal=principal,
+            request_id=request_id,
+        )
+        self._apply_invalidations(trailing)
+        status = rule.success_status or 200
+        if status == 204:
+            return Response(status_code=204, headers=limit_headers)
+        return self._render(route, response, status, limit_headers)
+
+    async def _read_body(self, request: Request, rule: options_pb2.Route) -> bytes:
+        is_form = request.headers.get("content-type", "").startswith("multipart/form-data")
+        limit = rule.max_body_bytes or (
+            self.settings.max_upload_bytes if is_form else self.settings.max_body_bytes
+        )
+        too_large = GatewayError(
+            413, "PAYLOAD_TOO_LARGE", f"The body may not exceed {limit} bytes."
+        )
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise too_large
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _rate_limit(
+        self, route: RouteSpec, principal: Principal | None, request: Request
+    ) -> Decision | None:
+        if principal is not None and principal.tenant_id:
+            subject = f"t{principal.tenant_id}"
+        elif principal is not None and principal.staff_id:
+            subject = f"s{principal.staff_id}"
+        else:
+            subject = f"ip{request.client.host if request.client else 'unknown'}"
+        try:
+            return await self.limiter.hit(route.rule.rate_limit or "default", subject)
+        except (nats.errors.Error, TimeoutError, OSError) as exc:
+            log.warning("rate limiter unavailable, letting the request through: %s", exc)
+            return None
+
+    async def _build_request(
+        self, route: RouteSpec, params: dict[str, str], request: Request, body: bytes
+    ) -> Message:
+        message = route.request_class()
+        rule = route.rule
+        if rule.body:
+            content_type = request.headers.get("content-type", "")
+            if content_type.startswith("multipart/form-data"):
+                await self._fill_from_form(message, request, body, rule.body)
+            else:
+                data = _parse_json(body)
+                target = message if rule.body == "*" else getattr(message, rule.body)
+                transcode.fill_message(target, data)
+                if request.method == "PATCH":
+                    transcode.set_update_mask(message, list(data))
+        transcode.apply_query(message, list(request.query_params.multi_items()), skip=set(params))
+        transcode.apply_path_params(message, params)
+        return message
+
+    async def _fill_from_form(
+        self, message: Message, request: Request, body: bytes, body_field: str
+    ) -> None:
+        async def replay() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        form_request = Request(request.scope, receive=replay)
+        form = await form_request.form(max_part_size=self.settings.max_upload_bytes)
+        try:
+            files: dict[str, bytes] = {}
+            for key, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    files[key.removesuffix("[]")] = await value.read()
+            target = message if body_field == "*" else getattr(message, body_field)
+            transcode.apply_form(target, list(form.multi_items()), files)
+        finally:
+            await form.close()
+
+    def _apply_invalidations(self, trailing: Metadata) -> None:
+        for key, value in trailing:
+            if key == INVALIDATE_TOKEN_METADATA_KEY and isinstance(value, str) and value.isdigit():
+                self.auth.cache.drop(int(value))
+
+    def _render(
+        self, route: RouteSpec, response: Message, status: int, headers: dict[str, str]
+    ) -> Response:
+        rule = route.rule
+        meta = None
+        if rule.response_body:
+            data = transcode.field_out(response, rule.response_body)
+            if "meta" in response.DESCRIPTOR.fields_by_name and response.HasField("meta"):  # type: ignore[attr-defined]
+                meta = transcode.to_json(response.meta)  # type: ignore[attr-defined]
+        else:
+            data = transcode.to_json(response)
+        return envelope(data, meta, status=status, headers=headers)
+
+    async def readiness(self) -> tuple[bool, dict[str, str]]:
+        services = sorted({route.service for route in self.table.routes} | {"identity"})
+        states = await asyncio.gather(*(self.upstreams.health(s) for s in services))
+        report = dict(zip(services, states, strict=True))
+        nats_up = bool(self.nats.client and self.nats.client.is_connected)
+        report["nats"] = "serving" if nats_up else "unreachable"
+        # Without identity no token resolves; without NATS no limit holds: not ready.
+        return report["identity"] == "serving" and nats_up, report
+
+
+def _parse_json(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise invalid_input("body", f"The body is not valid JSON: {exc}.") from None
+    if not isinstance(data, dict):
+        raise invalid_input("body", "The body must be a JSON object.")
+    return data
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings.load()
+    gateway = Gateway.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gateway.nats.start()
+        listener = asyncio.create_task(gateway.auth.listen_for_revocations(gateway.nats))
+        yield
+        listener.cancel()
+        await gateway.nats.close()
+        await gateway.upstreams.close()
+
+    app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.gateway = gateway
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Any) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request_id_var.set(request_id)
+        tenant_id_var.set(0)
+        started = time.perf_counter()
+        request.state.request_id = request_id
+        response: Response = await call_next(request)
+        response.headers["X-Request-Id"] = request_id
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.url.path,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+        return response
+
+    @app.get("/healthz")
+    async def liveness() -> Response:
+        return envelope({"status": "alive"})
+
+    @app.get("/readyz")
+    async def readiness() -> Response:
+        ready, report = await gateway.readiness()
+        return envelope(
+            {"status": "ready" if ready else "not_ready", "checks": report},
+            status=200 if ready else 503,
+        )
+
+    @app.get("/v1/openapi.json")
+    async def openapi() -> Response:
+        return Response(json.dumps(gateway.openapi), media_type=JSON)
+
+    @app.api_route("/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    async def v1(request: Request) -> Response:
+        try:
+            return await gateway.handle(request, request.state.request_id)
+        except GatewayError as error:
+            return error_response(error)
+        except Exception:
+            log.exception("unhandled gateway error")
+            return envelope(
+                errors=[{"code": "INTERNAL", "message": "Something went wrong on our side."}],
+                status=500,
+            )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            return error_response(GatewayError(405, "METHOD_NOT_ALLOWED", "Method not allowed."))
+        if exc.status_code == 404:
+            return error_response(
+                GatewayError(
+                    404,
+                    "ROUTE_NOT_FOUND",
+                    f"No route for {request.method} {request.url.path}.",
+                )
+            )
+        return error_response(GatewayError(exc.status_code, "HTTP_ERROR", str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return envelope(
+            errors=[{"code": "INTERNAL", "message": "Something went wrong on our side."}],
+            status=500,
+        )
+
+    return app

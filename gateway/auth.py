@@ -1,0 +1,121 @@
+"""Bearer token → principal, through identity, with a short cache.
+
+The cache is keyed by token id and holds a digest of the whole token, so a forged secret never
+matches a cached entry. Revocations clear it: the revoking call's trailing metadata clears this
+replica at once, and the `identity.token.revoked` event clears every other replica."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from dataclasses import dataclass
+
+from gateway.errors import GatewayError
+from gateway.upstream import Upstreams
+from plixa.common.v1.principal_pb2 import Principal
+from plixa.identity.v1 import events_pb2, internal_pb2
+from services.kit.messaging import NatsLink
+
+log = logging.getLogger("plixa.gateway.auth")
+AUTHENTICATE = "/plixa.identity.v1.IdentityInternal/AuthenticateToken"
+REVOKED_SUBJECT = "identity.token.revoked"
+
+
+@dataclass
+class _Entry:
+    digest: bytes
+    principal: Principal
+    expires_at: float
+
+
+class TokenCache:
+    def __init__(self, ttl_seconds: float, max_entries: int = 100_000) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[int, _Entry] = {}
+
+    @staticmethod
+    def _digest(token: str) -> bytes:
+        return hashlib.sha256(token.encode()).digest()
+
+    def get(self, token_id: int, token: str) -> Principal | None:
+        entry = self._entries.get(token_id)
+        if entry is None or entry.expires_at < time.monotonic():
+            return None
+        if not hmac.compare_digest(entry.digest, self._digest(token)):
+            return None
+        return entry.principal
+
+    def put(self, token_id: int, token: str, principal: Principal) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()  # bounded memory; entries are cheap to refetch
+        self._entries[token_id] = _Entry(
+            self._digest(token), principal, time.monotonic() + self.ttl
+        )
+
+    def drop(self, token_id: int) -> None:
+        self._entries.pop(token_id, None)
+
+    def drop_user(self, user_id: int) -> None:
+        for token_id in [k for k, e in self._entries.items() if e.principal.user_id == user_id]:
+            self._entries.pop(token_id, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def unauthenticated(message: str = "Authentication required.") -> GatewayError:
+    return GatewayError(401, "UNAUTHENTICATED", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Authenticator:
+    def __init__(self, upstreams: Upstreams, cache: TokenCache, timeout: float) -> None:
+        self.upstreams = upstreams
+        self.cache = cache
+        self.timeout = timeout
+
+    async def resolve(self, authorization: str | None, request_id: str) -> Principal | None:
+        """The caller's principal; None without a bearer; 401 for a bad one."""
+        if not authorization:
+            return None
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise unauthenticated("Use the Authorization: Bearer <token> header.")
+        token_id_text = token.partition("|")[0]
+        if not token_id_text.isdigit() or len(token_id_text) > 18:
+            raise unauthenticated("The bearer token is invalid or has expired.")
+        token_id = int(token_id_text)
+        cached = self.cache.get(token_id, token)
+        if cached is not None:
+            copy = Principal()
+            copy.CopyFrom(cached)
+            return copy
+        try:
+            principal, _ = await self.upstreams.call(
+                "identity",
+                AUTHENTICATE,
+                internal_pb2.AuthenticateTokenRequest(token=token),
+                Principal,
+                timeout=self.timeout,
+                request_id=request_id,
+            )
+        except GatewayError as error:
+            if error.status == 401:
+                raise unauthenticated("The bearer token is invalid or has expired.") from None
+            raise
+        self.cache.put(token_id, token, principal)
+        return principal
+
+    async def listen_for_revocations(self, nats: NatsLink) -> None:
+        """Every replica drops revoked tokens; after a NATS outage the whole cache goes, since
+        revocations may have been missed meanwhile."""
+        client = await nats.ready()
+
+        async def on_revoked(msg: object) -> None:
+            event = events_pb2.TokenRevoked.FromString(msg.data)  # type: ignore[attr-defined]
+            self.cache.drop(event.token_id)
+
+        await client.subscribe(REVOKED_SUBJECT, cb=on_revoked)

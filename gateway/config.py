@@ -1,0 +1,68 @@
+"""Gateway settings from the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from services.kit.config import (
+    SERVICES,
+    internal_secret,
+    nats_url,
+    service_address,
+    setting,
+    setting_float,
+    setting_int,
+)
+
+
+@dataclass(frozen=True)
+class Limit:
+    requests: int
+    window_seconds: int
+
+
+# Per tenant (or per client address on public routes) and route class.
+DEFAULT_LIMITS = {
+    "default": Limit(600, 60),
+    "auth": Limit(20, 60),
+    "ai": Limit(10, 60),
+}
+
+
+def parse_limits(spec: str) -> dict[str, Limit]:
+    """`class=requests/seconds,…` overrides or adds classes, e.g. `default=5/60,auth=3/60`."""
+    limits = dict(DEFAULT_LIMITS)
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, rule = item.partition("=")
+        requests, _, seconds = rule.partition("/")
+        limits[name.strip()] = Limit(int(requests), int(seconds or 60))
+    return limits
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    host: str
+    port: int
+    timeout_ms: int
+    max_body_bytes: int
+    max_upload_bytes: int
+    token_cache_seconds: float
+    limits: dict[str, Limit]
+    internal_secret: bytes
+    nats_url: str
+    addresses: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> GatewaySettings:
+        return cls(
+            host=setting("PLIXA_GATEWAY_HOST", "127.0.0.1"),
+            port=setting_int("PLIXA_GATEWAY_PORT", 8000),
+            timeout_ms=setting_int("PLIXA_GATEWAY_TIMEOUT_MS", 10_000),
+            max_body_bytes=setting_int("PLIXA_MAX_BODY_BYTES", 1024 * 1024),
+            max_upload_bytes=setting_int("PLIXA_MAX_UPLOAD_BYTES", 16 * 1024 * 1024),
+            token_cache_seconds=setting_float("PLIXA_TOKEN_CACHE_SECONDS", 30.0),
+            limits=parse_limits(setting("PLIXA_RATE_LIMITS", "")),
+            internal_secret=internal_secret(),
+            nats_url=nats_url(),
+            addresses={service: service_address(service) for service in SERVICES},
+        )

@@ -1,0 +1,195 @@
+"""OpenAPI 3.1 for /v1, generated from the same descriptors as the route table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+
+from gateway.discovery import RouteSpec
+from gateway.routing import Template
+from gateway.transcode import (
+    FLOAT_TYPES,
+    INT_RANGES,
+    JSON_WKT,
+    TIMESTAMP,
+    public_fields,
+)
+from plixa.common.v1 import options_pb2
+
+F = FieldDescriptor
+ERROR_ENVELOPE = {"$ref": "#/components/schemas/ErrorEnvelope"}
+
+
+def _ref(descriptor: Descriptor) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{descriptor.full_name}"}
+
+
+def _field_schema(field: FieldDescriptor, schemas: dict[str, Any]) -> dict[str, Any]:
+    schema: dict[str, Any]
+    if field.message_type is not None:
+        name = field.message_type.full_name
+        if name == TIMESTAMP:
+            schema = {"type": "string", "format": "date-time"}
+        elif name in JSON_WKT:
+            schema = {}
+        else:
+            _collect(field.message_type, schemas)
+            schema = _ref(field.message_type)
+    elif field.type in INT_RANGES:
+        wide = field.type in (
+            F.TYPE_INT64,
+            F.TYPE_UINT64,
+            F.TYPE_SINT64,
+            F.TYPE_FIXED64,
+            F.TYPE_SFIXED64,
+        )
+        schema = {"type": "integer", "format": "int64" if wide else "int32"}
+    elif field.type in FLOAT_TYPES:
+        schema = {"type": "number"}
+    elif field.type == F.TYPE_BOOL:
+        schema = {"type": "boolean"}
+    elif field.type == F.TYPE_BYTES:
+        schema = {"type": "string", "contentEncoding": "base64"}
+    elif field.type == F.TYPE_ENUM:
+        schema = {
+            "type": "string",
+            "enum": [v.name.lower() for v in field.enum_type.values],
+        }
+    else:
+        schema = {"type": "string"}
+    return schema
+
+
+def _property(field: FieldDescriptor, schemas: dict[str, Any]) -> dict[str, Any]:
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        value = field.message_type.fields_by_name["value"]
+        return {"type": "object", "additionalProperties": _field_schema(value, schemas)}
+    schema = _field_schema(field, schemas)
+    if field.is_repeated:
+        return {"type": "array", "items": schema}
+    if field.has_presence:
+        return {"anyOf": [schema, {"type": "null"}]}
+    return schema
+
+
+def _collect(descriptor: Descriptor, schemas: dict[str, Any]) -> None:
+    if descriptor.full_name in schemas:
+        return
+    schemas[descriptor.full_name] = {}  # placeholder against recursion
+    fields = public_fields(descriptor)
+    schemas[descriptor.full_name] = {
+        "type": "object",
+        "properties": {f.name: _property(f, schemas) for f in fields},
+        "required": [f.name for f in fields],
+    }
+
+
+def _body_schema(route: RouteSpec, path_vars: set[str], schemas: dict[str, Any]) -> dict[str, Any]:
+    fields = [f for f in public_fields(route.input) if f.name not in path_vars]
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {f.name: _property(f, schemas) for f in fields},
+    }
+
+
+def _operation(route: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
+    rule = route.rule
+    path_vars = set(Template.parse(route.template).variables)
+    parameters: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in sorted(path_vars)
+    ]
+    operation: dict[str, Any] = {
+        "operationId": route.operation_id,
+        "summary": rule.summary or route.method.name,
+        "tags": [route.service],
+        "parameters": parameters,
+    }
+    if rule.body:
+        body = _body_schema(route, path_vars, schemas)
+        content: dict[str, Any] = {"application/json": {"schema": body}}
+        if any(f.type == F.TYPE_BYTES for f in route.input.fields):
+            content["multipart/form-data"] = {"schema": body}
+        operation["requestBody"] = {"required": True, "content": content}
+    else:
+        for field in public_fields(route.input):
+            if field.name not in path_vars and field.message_type is None:
+                parameters.append(
+                    {
+                        "name": field.name,
+                        "in": "query",
+                        "required": False,
+                        "schema": _property(field, schemas),
+                    }
+                )
+    if rule.access == options_pb2.ACCESS_PUBLIC:
+        operation["security"] = []
+    status = str(rule.success_status or 200)
+    if status == "204":
+        operation["responses"] = {"204": {"description": "No content"}}
+    else:
+        _collect(route.method.output_type, schemas)
+        data: dict[str, Any] = _ref(route.method.output_type)
+        if rule.response_body:
+            field = route.method.output_type.fields_by_name[rule.response_body]
+            data = _property(field, schemas)
+        envelope = {
+            "type": "object",
+            "required": ["data", "meta", "errors"],
+            "properties": {"data": data, "meta": {}, "errors": {"type": "null"}},
+        }
+        operation["responses"] = {
+            status: {
+                "description": "Success",
+                "content": {"application/json": {"schema": envelope}},
+            }
+        }
+    operation["responses"]["default"] = {
+        "description": "Error",
+        "content": {"application/json": {"schema": ERROR_ENVELOPE}},
+    }
+    return operation
+
+
+def build_openapi(routes: list[RouteSpec]) -> dict[str, Any]:
+    schemas: dict[str, Any] = {
+        "ErrorEnvelope": {
+            "type": "object",
+            "required": ["data", "meta", "errors"],
+            "properties": {
+                "data": {"type": "null"},
+                "meta": {"type": "null"},
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {
+                            "code": {"type": "string"},
+                            "message": {"type": "string"},
+                            "field": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        }
+    }
+    paths: dict[str, dict[str, Any]] = {}
+    for route in sorted(routes, key=lambda r: (r.template, r.verb)):
+        paths.setdefault(route.template, {})[route.verb.lower()] = _operation(route, schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Plixa API",
+            "version": "1.0.0",
+            "description": "WhatsApp customer service for small and medium businesses.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }

@@ -1,0 +1,314 @@
+"""JSON ⇄ protobuf, decided once for the whole API.
+
+In: path variables, query string, JSON body or multipart form. Unknown body keys and wrong types
+are refused with 422 naming the field; a PATCH fills `update_mask` with the keys sent.
+Out: the reference's snake_case names, ids as JSON numbers, unset optional fields as null,
+timestamps as ISO-8601 with offset, every documented field present."""
+
+from __future__ import annotations
+
+import base64
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+from starlette.datastructures import UploadFile
+
+from gateway.errors import GatewayError, invalid_input
+
+F = FieldDescriptor
+INT_RANGES = {
+    F.TYPE_INT32: (-(2**31), 2**31 - 1),
+    F.TYPE_SINT32: (-(2**31), 2**31 - 1),
+    F.TYPE_SFIXED32: (-(2**31), 2**31 - 1),
+    F.TYPE_UINT32: (0, 2**32 - 1),
+    F.TYPE_FIXED32: (0, 2**32 - 1),
+    F.TYPE_INT64: (-(2**63), 2**63 - 1),
+    F.TYPE_SINT64: (-(2**63), 2**63 - 1),
+    F.TYPE_SFIXED64: (-(2**63), 2**63 - 1),
+    F.TYPE_UINT64: (0, 2**64 - 1),
+    F.TYPE_FIXED64: (0, 2**64 - 1),
+}
+FLOAT_TYPES = (F.TYPE_DOUBLE, F.TYPE_FLOAT)
+TIMESTAMP = "google.protobuf.Timestamp"
+FIELD_MASK = "google.protobuf.FieldMask"
+JSON_WKT = (
+    "google.protobuf.Struct",
+    "google.protobuf.Value",
+    "google.protobuf.ListValue",
+)
+UPDATE_MASK = "update_mask"
+
+
+def _is_map(field: FieldDescriptor) -> bool:
+    return field.message_type is not None and field.message_type.GetOptions().map_entry
+
+
+def _is_repeated(field: FieldDescriptor) -> bool:
+    return field.is_repeated
+
+
+def public_fields(descriptor: Descriptor) -> list[FieldDescriptor]:
+    """Fields a client sends or sees: the update mask is the gateway's business."""
+    return [
+        f
+        for f in descriptor.fields
+        if not (f.name == UPDATE_MASK and f.message_type and f.message_type.full_name == FIELD_MASK)
+    ]
+
+
+# ── in ──────────────────────────────────────────────────────────────────────────────────────
+
+
+def _scalar(field: FieldDescriptor, value: Any, path: str, *, lenient: bool) -> Any:
+    """Checks one JSON (or, when lenient, form-text) value against a scalar field's type."""
+    kind = field.type
+    if kind in INT_RANGES:
+        if lenient and isinstance(value, str):
+            try:
+                value = int(value.strip())
+            except ValueError:
+                raise invalid_input(path, f"The {path} must be an integer.") from None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise invalid_input(path, f"The {path} must be an integer.")
+        low, high = INT_RANGES[kind]
+        if not low <= value <= high:
+            raise invalid_input(path, f"The {path} is out of range.")
+        return value
+    if kind in FLOAT_TYPES:
+        if lenient and isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise invalid_input(path, f"The {path} must be a number.") from None
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise invalid_input(path, f"The {path} must be a number.")
+        return float(value)
+    if kind == F.TYPE_BOOL:
+        if lenient and isinstance(value, str) and value.lower() in ("1", "0", "true", "false"):
+            return value.lower() in ("1", "true")
+        if not isinstance(value, bool):
+            raise invalid_input(path, f"The {path} field must be true or false.")
+        return value
+    if kind == F.TYPE_STRING:
+        if not isinstance(value, str):
+            raise invalid_input(path, f"The {path} must be a string.")
+        return value
+    if kind == F.TYPE_BYTES:
+        if isinstance(value, bytes):
+            return value
+        if not isinstance(value, str):
+            raise invalid_input(path, f"The {path} must be base64 text.")
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError:
+            raise invalid_input(path, f"The {path} must be base64 text.") from None
+    if kind == F.TYPE_ENUM:
+        if not isinstance(value, str):
+            raise invalid_input(path, f"The {path} must be one of the allowed values.")
+        allowed = {v.name.lower(): v.number for v in field.enum_type.values}
+        if value.lower() not in allowed:
+            raise invalid_input(path, f"The selected {path} is invalid.")
+        return allowed[value.lower()]
+    raise invalid_input(path, f"The {path} cannot be set.")
+
+
+def _parse_timestamp(value: Any, path: str) -> datetime:
+    if not isinstance(value, str):
+        raise invalid_input(path, f"The {path} must be an ISO-8601 date-time.")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid_input(path, f"The {path} must be an ISO-8601 date-time.") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def fill_message(
+    message: Message, data: dict[str, Any], path: str = "", lenient: bool = False
+) -> None:
+    """Copies a JSON object into a message, refusing unknown keys and wrong types by field."""
+    fields = {f.name: f for f in public_fields(message.DESCRIPTOR)}
+    for key, value in data.items():
+        here = f"{path}.{key}" if path else key
+        field = fields.get(key)
+        if field is None:
+            raise invalid_input(here, f"The {here} field is not accepted here.")
+        if value is None:
+            continue  # null is "unset"; a PATCH learns it was sent from the update mask
+        _set_field(message, field, value, here, lenient)
+
+
+def _set_field(
+    message: Message, field: FieldDescriptor, value: Any, path: str, lenient: bool
+) -> None:
+    if _is_map(field):
+        if not isinstance(value, dict):
+            raise invalid_input(path, f"The {path} must be an object.")
+        target = getattr(message, field.name)
+        value_field = field.message_type.fields_by_name["value"]
+        key_field = field.message_type.fields_by_name["key"]
+        for k, v in value.items():
+            key = _scalar(key_field, k, f"{path}.{k}", lenient=True)
+            if value_field.message_type is not None:
+                fill_message(target[key], _object(v, f"{path}.{k}"), f"{path}.{k}", lenient)
+            elif v is not None:
+                target[key] = _scalar(value_field, v, f"{path}.{k}", lenient=lenient)
+        return
+    if _is_repeated(field):
+        if lenient and not isinstance(value, list):
+            value = [value]
+        if not isinstance(value, list):
+            raise invalid_input(path, f"The {path} must be an array.")
+        target = getattr(message, field.name)
+        for index, item in enumerate(value):
+            item_path = f"{path}.{index}"
+            if item is None:
+                raise invalid_input(item_path, f"The {item_path} may not be null.")
+            if field.message_type is not None:
+                _fill_nested(target.add(), field, item, item_path, lenient)
+            else:
+                target.append(_scalar(field, item, item_path, lenient=lenient))
+        return
+    if field.message_type is not None:
+        _fill_nested(getattr(message, field.name), field, value, path, lenient)
+        return
+    setattr(message, field.name, _scalar(field, value, path, lenient=lenient))
+
+
+def _fill_nested(
+    target: Message, field: FieldDescriptor, value: Any, path: str, lenient: bool
+) -> None:
+    name = field.message_type.full_name
+    if name == TIMESTAMP:
+        target.FromDatetime(_parse_timestamp(value, path))  # type: ignore[attr-defined]
+    elif name in JSON_WKT:
+        try:
+            json_format.ParseDict(value, target)
+        except json_format.ParseError:
+            raise invalid_input(path, f"The {path} is not valid JSON for this field.") from None
+    else:
+        fill_message(target, _object(value, path), path, lenient)
+
+
+def _object(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise invalid_input(path or None, f"The {path or 'body'} must be a JSON object.")
+    return value
+
+
+def apply_path_params(message: Message, params: dict[str, str]) -> None:
+    """Path variables; an id that is not a number names no object, so it is a 404."""
+    for name, raw in params.items():
+        field = message.DESCRIPTOR.fields_by_name[name]
+        try:
+            setattr(message, name, _scalar(field, raw, name, lenient=True))
+        except GatewayError:
+            raise GatewayError(404, "NOT_FOUND", "Resource not found.") from None
+
+
+def apply_query(message: Message, query: list[tuple[str, str]], skip: set[str]) -> None:
+    """Query parameters fill top-level fields; `tags[]=a&tags[]=b` and repeated keys fill lists.
+    Unknown parameters are ignored (caches and proxies add their own)."""
+    grouped: dict[str, list[str]] = {}
+    for key, value in query:
+        grouped.setdefault(key.removesuffix("[]"), []).append(value)
+    fields = message.DESCRIPTOR.fields_by_name
+    for key, values in grouped.items():
+        field = fields.get(key)
+        if field is None or key in skip or key == UPDATE_MASK:
+            continue
+        if field.message_type is not None and field.message_type.full_name != TIMESTAMP:
+            continue
+        value: Any = values if _is_repeated(field) else values[-1]
+        _set_field(message, field, value, key, lenient=True)
+
+
+def apply_form(
+    message: Message, form: list[tuple[str, str | UploadFile]], files: dict[str, bytes]
+) -> None:
+    """A multipart form: text fields leniently typed, files into `bytes` fields, with optional
+    `<field>_filename` and `<field>_content_type` siblings filled from the part."""
+    fields = {f.name: f for f in public_fields(message.DESCRIPTOR)}
+    grouped: dict[str, list[Any]] = {}
+    for key, value in form:
+        grouped.setdefault(key.removesuffix("[]"), []).append(value)
+    for key, values in grouped.items():
+        field = fields.get(key)
+        if field is None:
+            raise invalid_input(key, f"The {key} field is not accepted here.")
+        if isinstance(values[0], UploadFile):
+            upload = values[0]
+            if field.type != F.TYPE_BYTES:
+                raise invalid_input(key, f"The {key} must not be a file.")
+            setattr(message, key, files[key])
+            for suffix, attr in (
+                ("_filename", upload.filename),
+                ("_content_type", upload.content_type),
+            ):
+                if key + suffix in fields and attr:
+                    setattr(message, key + suffix, attr)
+            continue
+        value: Any = values if _is_repeated(field) else values[-1]
+        _set_field(message, field, value, key, lenient=True)
+
+
+def set_update_mask(message: Message, keys: list[str]) -> None:
+    field = message.DESCRIPTOR.fields_by_name.get(UPDATE_MASK)
+    if field is not None and field.message_type and field.message_type.full_name == FIELD_MASK:
+        getattr(message, UPDATE_MASK).paths.extend(keys)
+
+
+# ── out ─────────────────────────────────────────────────────────────────────────────────────
+
+
+def _scalar_out(field: FieldDescriptor, value: Any) -> Any:
+    if field.type == F.TYPE_ENUM:
+        enum_value = field.enum_type.values_by_number.get(value)
+        return enum_value.name.lower() if enum_value else value
+    if field.type == F.TYPE_BYTES:
+        return base64.b64encode(value).decode()
+    if field.type in FLOAT_TYPES and not math.isfinite(value):
+        return None
+    return value
+
+
+def _value_out(field: FieldDescriptor, value: Any) -> Any:
+    if field.message_type is None:
+        return _scalar_out(field, value)
+    name = field.message_type.full_name
+    if name == TIMESTAMP:
+        return value.ToDatetime(tzinfo=UTC).isoformat()
+    if name in JSON_WKT:
+        return json_format.MessageToDict(value)
+    return to_json(value)
+
+
+def to_json(message: Message) -> dict[str, Any]:
+    """Every public field present; unset optional and message fields are null."""
+    out: dict[str, Any] = {}
+    for field in public_fields(message.DESCRIPTOR):
+        value = getattr(message, field.name)
+        if _is_map(field):
+            value_field = field.message_type.fields_by_name["value"]
+            out[field.name] = {str(k): _value_out(value_field, v) for k, v in value.items()}
+        elif _is_repeated(field):
+            out[field.name] = [_value_out(field, item) for item in value]
+        elif field.has_presence and not message.HasField(field.name):
+            out[field.name] = None
+        else:
+            out[field.name] = _value_out(field, value)
+    return out
+
+
+def field_out(message: Message, name: str) -> Any:
+    """The JSON of one field of a response (the route's `response_body`)."""
+    return to_json(message)[name]
