@@ -24,7 +24,7 @@ class Limit:
 # Per tenant (or per client address on public routes) and route class.
 DEFAULT_LIMITS = {
     "default": Limit(600, 60),
-    "auth": Limit(20, 60),
+    "auth": Limit(60, 60),
     "ai": Limit(10, 60),
 }
 

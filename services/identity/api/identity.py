@@ -6,8 +6,9 @@ import grpc
 from google.protobuf import empty_pb2
 
 from plixa.identity.v1 import identity_pb2, identity_pb2_grpc
-from services.identity.api.mapping import me_to_proto, session_to_proto
+from services.identity.api.mapping import me_to_proto, session_to_proto, user_to_proto
 from services.identity.domain import accounts, sessions
+from services.identity.domain.credentials import invalid_credentials
 from services.identity.domain.passwords import PasswordHasher
 from services.kit.db import Database
 from services.kit.principal import INVALIDATE_TOKEN_METADATA_KEY, require_user
@@ -53,6 +54,8 @@ class IdentityApi(identity_pb2_grpc.IdentityServicer):
             password_ok = await self.passwords.verify(request.password, user.password_hash)
         async with self.db.unit_of_work() as uow:
             session = await accounts.complete_login(uow, user, request.email, password_ok)
+        if session is None:  # raised after the commit, so the failure counts
+            raise invalid_credentials()
         return session_to_proto(session)
 
     async def Logout(
@@ -80,3 +83,10 @@ class IdentityApi(identity_pb2_grpc.IdentityServicer):
                 uow, name=optional(request, "name"), locale=optional(request, "locale")
             )
         return me_to_proto(user, tenant)
+
+    async def GetTeamMember(
+        self, request: identity_pb2.GetTeamMemberRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.User:
+        require_user()
+        async with self.db.unit_of_work() as uow:
+            return user_to_proto(await accounts.member(uow, request.id))

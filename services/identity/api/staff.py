@@ -9,6 +9,7 @@ from plixa.identity.v1 import staff_pb2, staff_pb2_grpc
 from services.identity.api.mapping import staff_session_to_proto, staff_to_proto
 from services.identity.domain import sessions
 from services.identity.domain import staff as staff_domain
+from services.identity.domain.credentials import invalid_credentials
 from services.identity.domain.passwords import PasswordHasher
 from services.kit.db import Database
 from services.kit.principal import INVALIDATE_TOKEN_METADATA_KEY, require_staff
@@ -31,6 +32,8 @@ class StaffAuthApi(staff_pb2_grpc.StaffAuthServicer):
             password_ok = await self.passwords.verify(request.password, staff.password_hash)
         async with self.db.unit_of_work() as uow:
             session = await staff_domain.complete_login(uow, staff, request.email, password_ok)
+        if session is None:  # raised after the commit, so the failure counts
+            raise invalid_credentials()
         return staff_session_to_proto(session)
 
     async def StaffLogout(

@@ -145,12 +145,13 @@ async def load_for_login(uow: UnitOfWork, email: str) -> User | None:
 
 async def complete_login(
     uow: UnitOfWork, user: User | None, email: str, password_ok: bool
-) -> Session:
-    """Wrong email and wrong password end the same way: one failure recorded, one 401."""
+) -> Session | None:
+    """A session, or None when refused. Wrong email and wrong password end the same way: one
+    failure recorded (the caller commits it, then answers INVALID_CREDENTIALS)."""
     subject = throttle.subject_for("user", email)
     if user is None or not password_ok:
         await throttle.record_failure(uow, subject)
-        raise invalid_credentials()
+        return None
     await throttle.forget(uow, subject)
     tenant = await store.get_tenant(uow, user.tenant_id)
     if tenant is None:
@@ -165,6 +166,14 @@ async def me(uow: UnitOfWork) -> tuple[User, Tenant]:
     if user is None or tenant is None:
         raise not_found("User")
     return user, tenant
+
+
+async def member(uow: UnitOfWork, user_id: int) -> User:
+    """A member of the caller's workspace; another workspace's member does not exist here."""
+    user = await store.get_user(uow, uow.scope.tenant_id, user_id)
+    if user is None:
+        raise not_found("Member")
+    return user
 
 
 async def update_me(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.identity.domain import throttle, tokens
-from services.identity.domain.credentials import check_password, invalid_credentials
+from services.identity.domain.credentials import check_password
 from services.identity.domain.models import Staff, StaffSession
 from services.identity.store import staff as store
 from services.identity.store import tokens as token_store
@@ -19,11 +19,12 @@ async def load_for_login(uow: UnitOfWork, email: str) -> Staff | None:
 
 async def complete_login(
     uow: UnitOfWork, staff: Staff | None, email: str, password_ok: bool
-) -> StaffSession:
+) -> StaffSession | None:
+    """A session, or None when refused (the failure is recorded for the caller to commit)."""
     subject = throttle.subject_for("staff", email)
     if staff is None or not password_ok:
         await throttle.record_failure(uow, subject)
-        raise invalid_credentials()
+        return None
     await throttle.forget(uow, subject)
     secret = tokens.new_secret()
     token_id = await token_store.add(

@@ -1,0 +1,246 @@
+"""Starts and stops the whole system as separate processes: the local run and the end-to-end
+tests use this same code, so the tests exercise what `make run` starts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import httpx
+
+from plixa.common.v1 import health_pb2, health_pb2_grpc
+from services.kit.config import SERVICE_PORTS, SERVICES
+from services.kit.migrations import migrate_all
+
+ROOT = Path(__file__).resolve().parent.parent
+NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: callable, what: str, timeout: float = 30.0) -> None:  # type: ignore[valid-type]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if check():
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} did not come up within {timeout:.0f}s")
+
+
+def grpc_serving(address: str) -> bool:
+    with grpc.insecure_channel(address) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=1.0
+        )
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+@dataclass
+class Process:
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+        log.close()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+
+    def kill(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait()
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Stack:
+    """One deployment of Plixa: a database, NATS, services and gateways.
+
+    `private=True` (tests) makes a fresh database and a private NATS with its own JetStream
+    store on free ports; otherwise (local run) the given database and NATS are used as they are."""
+
+    database_url: str
+    nats_url: str = "nats://127.0.0.1:4222"
+    services: tuple[str, ...] = SERVICES
+    private: bool = False
+    fixed_ports: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="plixa-")))
+    ports: dict[str, int] = field(default_factory=dict)
+    processes: dict[str, Process] = field(default_factory=dict)
+    nats_process: Process | None = None
+    nats_port: int = 0
+
+    @classmethod
+    def for_tests(cls, admin_url: str, **kwargs: object) -> Stack:
+        base, _, _ = admin_url.rpartition("/")
+        name = f"plixa_test_{uuid.uuid4().hex[:10]}"
+        return cls(database_url=f"{base}/{name}", private=True, **kwargs)  # type: ignore[arg-type]
+
+    # ── infrastructure ────────────────────────────────────────────────────────────────────
+
+    def start_nats(self) -> None:
+        if not self.nats_port:
+            self.nats_port = free_port()
+            self.nats_url = f"nats://127.0.0.1:{self.nats_port}"
+        store = self.workdir / "jetstream"
+        store.mkdir(exist_ok=True)
+        self.nats_process = Process(
+            "nats",
+            [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.nats_port), "-js", "-sd", str(store)],
+            dict(os.environ),
+            self.workdir / "nats.log",
+        )
+        self.nats_process.start()
+        wait_for(lambda: socket.create_connection(("127.0.0.1", self.nats_port), 0.2), "NATS")
+
+    def stop_nats(self) -> None:
+        if self.nats_process is not None:
+            self.nats_process.stop()
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            PLIXA_DATABASE_URL=self.database_url,
+            PLIXA_NATS_URL=self.nats_url,
+            PYTHONUNBUFFERED="1",
+        )
+        for service in SERVICES:
+            port = self.ports.setdefault(
+                service, SERVICE_PORTS[service] if self.fixed_ports else free_port()
+            )
+            env[f"PLIXA_{service.upper()}_PORT"] = str(port)
+            env[f"PLIXA_{service.upper()}_ADDR"] = f"127.0.0.1:{port}"
+        env.update(self.extra_env)
+        return env
+
+    def migrate(self) -> None:
+        asyncio.run(migrate_all(list(SERVICES), self.database_url))
+
+    # ── processes ─────────────────────────────────────────────────────────────────────────
+
+    def start(self) -> Stack:
+        if self.private:
+            self.start_nats()
+        self.migrate()
+        for service in self.services:
+            self.start_service(service, wait=False)
+        for service in self.services:
+            self.wait_service(service)
+        return self
+
+    def start_service(self, service: str, wait: bool = True) -> None:
+        process = Process(
+            service,
+            [sys.executable, "-m", f"services.{service}"],
+            self.env(),
+            self.workdir / f"{service}.log",
+        )
+        self.processes[service] = process
+        process.start()
+        if wait:
+            self.wait_service(service)
+
+    def wait_service(self, service: str) -> None:
+        process = self.processes[service]
+        address = f"127.0.0.1:{self.ports[service]}"
+        try:
+            wait_for(lambda: process.running and grpc_serving(address), service)
+        except TimeoutError as exc:
+            raise RuntimeError(f"{service} failed to start:\n{process.log_tail()}") from exc
+
+    def start_gateway(self, name: str = "gateway", port: int | None = None, **env: str) -> str:
+        """Starts a gateway process and returns its base URL."""
+        port = port or (8000 if self.fixed_ports and name == "gateway" else free_port())
+        process_env = self.env()
+        process_env.update(PLIXA_GATEWAY_PORT=str(port), **env)
+        process = Process(
+            name, [sys.executable, "-m", "gateway"], process_env, self.workdir / f"{name}.log"
+        )
+        self.processes[name] = process
+        process.start()
+        url = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            return process.running and httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+
+        try:
+            wait_for(healthy, name)
+        except TimeoutError as exc:
+            raise RuntimeError(f"{name} failed to start:\n{process.log_tail()}") from exc
+        return url
+
+    def stop_process(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process is not None:
+            process.stop()
+
+    def stop(self) -> None:
+        for name in [n for n in self.processes if not n.startswith("gateway")] + [
+            n for n in self.processes if n.startswith("gateway")
+        ][::-1]:
+            self.processes[name].stop()
+        self.processes.clear()
+        self.stop_nats()
+        if self.private:
+            self.drop_database()
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def drop_database(self) -> None:
+        base, _, name = self.database_url.rpartition("/")
+        subprocess.run(
+            [sys.executable, "-c", _DROP_DATABASE, f"{base}/postgres", name],
+            check=False,
+            capture_output=True,
+        )
+
+
+_DROP_DATABASE = """
+import asyncio, sys
+import asyncpg
+async def main(url, name):
+    conn = await asyncpg.connect(url)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.close()
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""

@@ -1,0 +1,21 @@
+"""Runs the backoffice service: `python -m services.backoffice`.
+
+For now it keeps the staff console's tenant directory from identity's events; the staff API
+arrives with the backoffice issue."""
+
+from __future__ import annotations
+
+import grpc
+
+from services.backoffice.events.identity import SUBSCRIPTIONS
+from services.kit.server import ServiceApp, ServiceContext
+
+
+def register(server: grpc.aio.Server, ctx: ServiceContext) -> None:
+    """No public RPCs yet."""
+
+
+app = ServiceApp("backoffice", register=register, subscriptions=lambda ctx: SUBSCRIPTIONS)
+
+if __name__ == "__main__":
+    app.main()
