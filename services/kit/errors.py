@@ -122,11 +122,13 @@ def detail_from_status(
             if detail.http_status:
                 return detail
     http_status, name = GRPC_TO_HTTP.get(code, (500, "INTERNAL"))
+    # The status text of a call that failed outside our error helper may be anything (library
+    # internals, addresses): it is never shown to the client.
     message = {
         503: "The service is unavailable. Try again shortly.",
         504: "The service took too long to answer.",
         500: "Something went wrong on our side.",
-    }.get(http_status, details or name.replace("_", " ").capitalize())
+    }.get(http_status, name.replace("_", " ").capitalize() + ".")
     return errors_pb2.ErrorDetail(
         code=name,
         message=message,
