@@ -7,6 +7,7 @@ effect, so a redelivery is a no-op. A failing message is retried with a delay an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -61,19 +62,24 @@ class EventConsumer:
             except Exception as exc:
                 log.warning("cannot subscribe %s yet: %s", self.sub.durable, exc)
                 await asyncio.sleep(1)
-        while True:
-            try:
-                messages = await pull.fetch(batch=20, timeout=1.0)
-            except (FetchTimeoutError, TimeoutError):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # NATS reconnecting: wait and pull again
-                log.warning("fetch failed for %s: %s", self.sub.durable, exc)
-                await asyncio.sleep(0.5)
-                continue
-            for msg in messages:
-                await self.handle(msg)
+        try:
+            while True:
+                try:
+                    messages = await pull.fetch(batch=20, timeout=1.0)
+                except (FetchTimeoutError, TimeoutError):
+                    continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # NATS reconnecting: wait and pull again
+                    log.warning("fetch failed for %s: %s", self.sub.durable, exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                for msg in messages:
+                    await self.handle(msg)
+        finally:
+            # The durable consumer stays on the server; only this process's interest ends.
+            with contextlib.suppress(Exception):
+                await pull.unsubscribe()
 
     async def handle(self, msg: Msg) -> None:
         event_id = (msg.headers or {}).get("Nats-Msg-Id", "")
