@@ -31,11 +31,13 @@ run: gen infra
 
 test: gen infra
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: gen
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 bench: gen infra
 	$(PY) -m bench.gateway

@@ -13,6 +13,8 @@ from gateway.transcode import (
     INT_RANGES,
     JSON_WKT,
     TIMESTAMP,
+    enum_type,
+    message_type,
     public_fields,
 )
 from plixa.common.v1 import options_pb2
@@ -28,7 +30,7 @@ def _ref(descriptor: Descriptor) -> dict[str, str]:
 def _field_schema(field: FieldDescriptor, schemas: dict[str, Any]) -> dict[str, Any]:
     schema: dict[str, Any]
     if field.message_type is not None:
-        name = field.message_type.full_name
+        name = message_type(field).full_name
         if name == TIMESTAMP:
             schema = {"type": "string", "format": "date-time"}
         elif name in JSON_WKT:
@@ -54,7 +56,7 @@ def _field_schema(field: FieldDescriptor, schemas: dict[str, Any]) -> dict[str, 
     elif field.type == F.TYPE_ENUM:
         schema = {
             "type": "string",
-            "enum": [v.name.lower() for v in field.enum_type.values],
+            "enum": [v.name.lower() for v in enum_type(field).values],
         }
     else:
         schema = {"type": "string"}
@@ -63,7 +65,7 @@ def _field_schema(field: FieldDescriptor, schemas: dict[str, Any]) -> dict[str, 
 
 def _property(field: FieldDescriptor, schemas: dict[str, Any]) -> dict[str, Any]:
     if field.message_type is not None and field.message_type.GetOptions().map_entry:
-        value = field.message_type.fields_by_name["value"]
+        value = message_type(field).fields_by_name["value"]
         return {"type": "object", "additionalProperties": _field_schema(value, schemas)}
     schema = _field_schema(field, schemas)
     if field.is_repeated:

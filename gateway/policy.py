@@ -7,10 +7,8 @@ from gateway.errors import GatewayError
 from plixa.common.v1 import options_pb2
 from plixa.common.v1.principal_pb2 import Principal
 
-Route = options_pb2.Route
 
-
-def enforce(rule: Route, principal: Principal | None) -> None:
+def enforce(rule: options_pb2.Route, principal: Principal | None) -> None:
     if rule.access == options_pb2.ACCESS_PUBLIC:
         return
     if principal is None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf import json_format
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 from starlette.datastructures import UploadFile
 
@@ -41,6 +41,23 @@ JSON_WKT = (
     "google.protobuf.ListValue",
 )
 UPDATE_MASK = "update_mask"
+
+
+def descriptor_of(message: Message) -> Descriptor:
+    return cast(Descriptor, message.DESCRIPTOR)
+
+
+def message_type(field: FieldDescriptor) -> Descriptor:
+    """The message type of a message-typed field (callers check `field.message_type` first)."""
+    if field.message_type is None:
+        raise TypeError(f"{field.full_name} is not a message field")
+    return field.message_type
+
+
+def enum_type(field: FieldDescriptor) -> EnumDescriptor:
+    if field.enum_type is None:
+        raise TypeError(f"{field.full_name} is not an enum field")
+    return field.enum_type
 
 
 def _is_map(field: FieldDescriptor) -> bool:
@@ -115,7 +132,7 @@ def _scalar(field: FieldDescriptor, value: Any, path: str, *, lenient: bool) -> 
     if kind == F.TYPE_ENUM:
         if not isinstance(value, str):
             raise invalid_input(path, f"The {path} must be one of the allowed values.")
-        allowed = {v.name.lower(): v.number for v in field.enum_type.values}
+        allowed = {v.name.lower(): v.number for v in enum_type(field).values}
         if value.lower() not in allowed:
             raise invalid_input(path, f"The selected {path} is invalid.")
         return allowed[value.lower()]
@@ -136,7 +153,7 @@ def fill_message(
     message: Message, data: dict[str, Any], path: str = "", lenient: bool = False
 ) -> None:
     """Copies a JSON object into a message, refusing unknown keys and wrong types by field."""
-    fields = {f.name: f for f in public_fields(message.DESCRIPTOR)}
+    fields = {f.name: f for f in public_fields(descriptor_of(message))}
     for key, value in data.items():
         here = f"{path}.{key}" if path else key
         field = fields.get(key)
@@ -154,8 +171,8 @@ def _set_field(
         if not isinstance(value, dict):
             raise invalid_input(path, f"The {path} must be an object.")
         target = getattr(message, field.name)
-        value_field = field.message_type.fields_by_name["value"]
-        key_field = field.message_type.fields_by_name["key"]
+        value_field = message_type(field).fields_by_name["value"]
+        key_field = message_type(field).fields_by_name["key"]
         for k, v in value.items():
             key = _scalar(key_field, k, f"{path}.{k}", lenient=True)
             if value_field.message_type is not None:
@@ -187,7 +204,7 @@ def _set_field(
 def _fill_nested(
     target: Message, field: FieldDescriptor, value: Any, path: str, lenient: bool
 ) -> None:
-    name = field.message_type.full_name
+    name = message_type(field).full_name
     if name == TIMESTAMP:
         target.FromDatetime(_parse_timestamp(value, path))  # type: ignore[attr-defined]
     elif name in JSON_WKT:
@@ -208,7 +225,7 @@ def _object(value: Any, path: str) -> dict[str, Any]:
 def apply_path_params(message: Message, params: dict[str, str]) -> None:
     """Path variables; an id that is not a number names no object, so it is a 404."""
     for name, raw in params.items():
-        field = message.DESCRIPTOR.fields_by_name[name]
+        field = descriptor_of(message).fields_by_name[name]
         try:
             setattr(message, name, _scalar(field, raw, name, lenient=True))
         except GatewayError:
@@ -221,15 +238,15 @@ def apply_query(message: Message, query: list[tuple[str, str]], skip: set[str]) 
     grouped: dict[str, list[str]] = {}
     for key, value in query:
         grouped.setdefault(key.removesuffix("[]"), []).append(value)
-    fields = message.DESCRIPTOR.fields_by_name
+    fields = descriptor_of(message).fields_by_name
     for key, values in grouped.items():
         field = fields.get(key)
         if field is None or key in skip or key == UPDATE_MASK:
             continue
         if field.message_type is not None and field.message_type.full_name != TIMESTAMP:
             continue
-        value: Any = values if _is_repeated(field) else values[-1]
-        _set_field(message, field, value, key, lenient=True)
+        chosen: Any = values if _is_repeated(field) else values[-1]
+        _set_field(message, field, chosen, key, lenient=True)
 
 
 def apply_form(
@@ -237,7 +254,7 @@ def apply_form(
 ) -> None:
     """A multipart form: text fields leniently typed, files into `bytes` fields, with optional
     `<field>_filename` and `<field>_content_type` siblings filled from the part."""
-    fields = {f.name: f for f in public_fields(message.DESCRIPTOR)}
+    fields = {f.name: f for f in public_fields(descriptor_of(message))}
     grouped: dict[str, list[Any]] = {}
     for key, value in form:
         grouped.setdefault(key.removesuffix("[]"), []).append(value)
@@ -257,12 +274,12 @@ def apply_form(
                 if key + suffix in fields and attr:
                     setattr(message, key + suffix, attr)
             continue
-        value: Any = values if _is_repeated(field) else values[-1]
-        _set_field(message, field, value, key, lenient=True)
+        chosen: Any = values if _is_repeated(field) else values[-1]
+        _set_field(message, field, chosen, key, lenient=True)
 
 
 def set_update_mask(message: Message, keys: list[str]) -> None:
-    field = message.DESCRIPTOR.fields_by_name.get(UPDATE_MASK)
+    field = descriptor_of(message).fields_by_name.get(UPDATE_MASK)
     if field is not None and field.message_type and field.message_type.full_name == FIELD_MASK:
         getattr(message, UPDATE_MASK).paths.extend(keys)
 
@@ -272,7 +289,7 @@ def set_update_mask(message: Message, keys: list[str]) -> None:
 
 def _scalar_out(field: FieldDescriptor, value: Any) -> Any:
     if field.type == F.TYPE_ENUM:
-        enum_value = field.enum_type.values_by_number.get(value)
+        enum_value = enum_type(field).values_by_number.get(value)
         return enum_value.name.lower() if enum_value else value
     if field.type == F.TYPE_BYTES:
         return base64.b64encode(value).decode()
@@ -284,7 +301,7 @@ def _scalar_out(field: FieldDescriptor, value: Any) -> Any:
 def _value_out(field: FieldDescriptor, value: Any) -> Any:
     if field.message_type is None:
         return _scalar_out(field, value)
-    name = field.message_type.full_name
+    name = message_type(field).full_name
     if name == TIMESTAMP:
         return value.ToDatetime(tzinfo=UTC).isoformat()
     if name in JSON_WKT:
@@ -295,10 +312,10 @@ def _value_out(field: FieldDescriptor, value: Any) -> Any:
 def to_json(message: Message) -> dict[str, Any]:
     """Every public field present; unset optional and message fields are null."""
     out: dict[str, Any] = {}
-    for field in public_fields(message.DESCRIPTOR):
+    for field in public_fields(descriptor_of(message)):
         value = getattr(message, field.name)
         if _is_map(field):
-            value_field = field.message_type.fields_by_name["value"]
+            value_field = message_type(field).fields_by_name["value"]
             out[field.name] = {str(k): _value_out(value_field, v) for k, v in value.items()}
         elif _is_repeated(field):
             out[field.name] = [_value_out(field, item) for item in value]

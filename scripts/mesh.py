@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(check: callable, what: str, timeout: float = 30.0) -> None:  # type: ignore[valid-type]
+def wait_for(check: Callable[[], object], what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(Exception):
@@ -189,11 +190,13 @@ class Stack:
         except TimeoutError as exc:
             raise RuntimeError(f"{service} failed to start:\n{process.log_tail()}") from exc
 
-    def start_gateway(self, name: str = "gateway", port: int | None = None, **env: str) -> str:
+    def start_gateway(
+        self, name: str = "gateway", port: int | None = None, env: dict[str, str] | None = None
+    ) -> str:
         """Starts a gateway process and returns its base URL."""
         port = port or (8000 if self.fixed_ports and name == "gateway" else free_port())
         process_env = self.env()
-        process_env.update(PLIXA_GATEWAY_PORT=str(port), **env)
+        process_env.update(PLIXA_GATEWAY_PORT=str(port), **(env or {}))
         process = Process(
             name, [sys.executable, "-m", "gateway"], process_env, self.workdir / f"{name}.log"
         )

@@ -86,7 +86,7 @@ def errors_of(response: httpx.Response) -> list[dict[str, Any]]:
     return body["errors"]
 
 
-def error_fields(response: httpx.Response) -> set[str]:
+def error_fields(response: httpx.Response) -> set[str | None]:
     return {e.get("field") for e in errors_of(response)}
 
 

@@ -180,8 +180,8 @@ def test_principals_are_only_trusted_with_a_valid_signature(stack: Stack) -> Non
 def limited_gateways(stack: Stack) -> Iterator[tuple[str, str]]:
     """Two gateway replicas with a tiny default limit, sharing state through NATS KV."""
     env = {"PLIXA_RATE_LIMITS": "default=6/3600,auth=10000/60"}
-    first = stack.start_gateway("gateway-limited-1", **env)
-    second = stack.start_gateway("gateway-limited-2", **env)
+    first = stack.start_gateway("gateway-limited-1", env=env)
+    second = stack.start_gateway("gateway-limited-2", env=env)
     yield first, second
     stack.stop_process("gateway-limited-1")
     stack.stop_process("gateway-limited-2")
@@ -235,7 +235,7 @@ def test_revocation_reaches_another_gateways_cache(
 def test_a_stopped_service_is_503_and_a_slow_one_504(api: httpx.Client, stack: Stack) -> None:
     email = unique_email()
     token = register(api, email=email)["token"]
-    slow = stack.start_gateway("gateway-impatient", PLIXA_GATEWAY_TIMEOUT_MS="3")
+    slow = stack.start_gateway("gateway-impatient", env={"PLIXA_GATEWAY_TIMEOUT_MS": "3"})
     try:
         timed_out = httpx.post(f"{slow}/v1/auth/login", json={"email": email, "password": PASSWORD})
         assert timed_out.status_code == 504

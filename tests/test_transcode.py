@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from google.protobuf import wrappers_pb2
 from starlette.datastructures import Headers, UploadFile
@@ -70,8 +72,10 @@ def test_wrong_types_name_their_field(body: dict[str, object], field: str) -> No
 
 def test_form_files_fill_bytes_fields_and_text_is_typed_leniently() -> None:
     upload = UploadFile(
-        file=None, filename="logo.png", headers=Headers({"content-type": "image/png"})
-    )  # type: ignore[arg-type]
+        file=io.BytesIO(b"\x89PNG"),
+        filename="logo.png",
+        headers=Headers({"content-type": "image/png"}),
+    )
     message = wrappers_pb2.BytesValue()
     transcode.apply_form(message, [("value", upload)], {"value": b"\x89PNG"})
     assert message.value == b"\x89PNG"

@@ -40,11 +40,8 @@ class TenantScope:
     tenant_id: int
 
     def select(self, table: Table, *columns: Any) -> Select[Any]:
-        return (
-            (Select(*columns) if columns else Select(table))
-            .select_from(table)
-            .where(table.c.tenant_id == self.tenant_id)
-        )
+        query: Select[Any] = Select(*columns) if columns else Select(table)
+        return query.select_from(table).where(table.c.tenant_id == self.tenant_id)
 
     def update(self, table: Table) -> Update:
         return table.update().where(table.c.tenant_id == self.tenant_id)

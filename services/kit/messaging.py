@@ -90,11 +90,10 @@ def stream_name(service: str) -> str:
 
 async def ensure_stream(js: JetStreamContext, service: str) -> None:
     """Each service publishes on `<service>.>` into its own stream."""
-    config = StreamConfig(
-        name=stream_name(service), subjects=[f"{service}.>"], duplicate_window=120
-    )
+    name = stream_name(service)
+    config = StreamConfig(name=name, subjects=[f"{service}.>"], duplicate_window=120)
     try:
-        await js.stream_info(config.name)
+        await js.stream_info(name)
     except NotFoundError:
         with contextlib.suppress(BadRequestError):  # created by another replica meanwhile
             await js.add_stream(config)
