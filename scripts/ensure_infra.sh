@@ -42,11 +42,13 @@ if ! port_open "$PG_PORT"; then
   wait_port "$PG_PORT"
 fi
 
+# The tests start private nats-server processes, so the binary is needed even when a NATS runs.
+if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
+  echo "ensure_infra: installing nats-server from Debian's packages"
+  apt_install nats-server
+fi
+
 if ! port_open "$NATS_PORT"; then
-  if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
-    echo "ensure_infra: installing nats-server from Debian's packages"
-    apt_install nats-server
-  fi
   bin=$(command -v nats-server || echo /usr/sbin/nats-server)
   mkdir -p /var/lib/nats-server
   echo "ensure_infra: starting NATS with JetStream"
