@@ -37,7 +37,6 @@ from plixa.common.v1 import options_pb2
 from plixa.common.v1.principal_pb2 import Principal
 from services.kit.logs import request_id_var, tenant_id_var
 from services.kit.messaging import NatsLink
-from services.kit.principal import INVALIDATE_TOKEN_METADATA_KEY
 
 log = logging.getLogger("plixa.gateway")
 JSON = "application/json"
@@ -205,8 +204,8 @@ class Gateway:
 
     def _apply_invalidations(self, trailing: Metadata) -> None:
         for key, value in trailing:
-            if key == INVALIDATE_TOKEN_METADATA_KEY and isinstance(value, str) and value.isdigit():
-                self.auth.cache.drop(int(value))
+            if key.startswith("plixa-invalidate-") and isinstance(value, str):
+                self.auth.cache.apply_invalidation(key, value)
 
     def _render(
         self, route: RouteSpec, response: Message, status: int, headers: dict[str, str]
@@ -215,7 +214,7 @@ class Gateway:
         meta = None
         if rule.response_body:
             data = transcode.field_out(response, rule.response_body)
-            if "meta" in response.DESCRIPTOR.fields_by_name and response.HasField("meta"):  # type: ignore[attr-defined]
+            if "meta" in response.DESCRIPTOR.fields_by_name and response.HasField("meta"):
                 meta = transcode.to_json(response.meta)  # type: ignore[attr-defined]
         else:
             data = transcode.to_json(response)

@@ -12,15 +12,23 @@ import logging
 import time
 from dataclasses import dataclass
 
+from nats.aio.msg import Msg
+
 from gateway.errors import GatewayError
 from gateway.upstream import Upstreams
 from plixa.common.v1.principal_pb2 import Principal
 from plixa.identity.v1 import events_pb2, internal_pb2
 from services.kit.messaging import NatsLink
+from services.kit.principal import (
+    INVALIDATE_TENANT_METADATA_KEY,
+    INVALIDATE_TOKEN_METADATA_KEY,
+    INVALIDATE_USER_METADATA_KEY,
+)
 
 log = logging.getLogger("plixa.gateway.auth")
 AUTHENTICATE = "/plixa.identity.v1.IdentityInternal/AuthenticateToken"
 REVOKED_SUBJECT = "identity.token.revoked"
+ACCESS_CHANGED_SUBJECT = "identity.access.changed"
 
 
 @dataclass
@@ -61,6 +69,22 @@ class TokenCache:
     def drop_user(self, user_id: int) -> None:
         for token_id in [k for k, e in self._entries.items() if e.principal.user_id == user_id]:
             self._entries.pop(token_id, None)
+
+    def drop_tenant(self, tenant_id: int) -> None:
+        stale = [k for k, e in self._entries.items() if e.principal.tenant_id == tenant_id]
+        for token_id in stale:
+            self._entries.pop(token_id, None)
+
+    def apply_invalidation(self, key: str, value: str) -> None:
+        """One `plixa-invalidate-*` trailing metadata entry from a service."""
+        if not value.isdigit():
+            return
+        if key == INVALIDATE_TOKEN_METADATA_KEY:
+            self.drop(int(value))
+        elif key == INVALIDATE_USER_METADATA_KEY:
+            self.drop_user(int(value))
+        elif key == INVALIDATE_TENANT_METADATA_KEY:
+            self.drop_tenant(int(value))
 
     def clear(self) -> None:
         self._entries.clear()
@@ -114,8 +138,15 @@ class Authenticator:
         revocations may have been missed meanwhile."""
         client = await nats.ready()
 
-        async def on_revoked(msg: object) -> None:
-            event = events_pb2.TokenRevoked.FromString(msg.data)  # type: ignore[attr-defined]
-            self.cache.drop(event.token_id)
+        async def on_revoked(msg: Msg) -> None:
+            self.cache.drop(events_pb2.TokenRevoked.FromString(msg.data).token_id)
+
+        async def on_access_changed(msg: Msg) -> None:
+            event = events_pb2.AccessChanged.FromString(msg.data)
+            if event.user_id:
+                self.cache.drop_user(event.user_id)
+            else:
+                self.cache.drop_tenant(event.tenant_id)
 
         await client.subscribe(REVOKED_SUBJECT, cb=on_revoked)
+        await client.subscribe(ACCESS_CHANGED_SUBJECT, cb=on_access_changed)

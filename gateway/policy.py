@@ -19,6 +19,14 @@ def enforce(rule: options_pb2.Route, principal: Principal | None) -> None:
         return
     if principal.kind != Principal.KIND_USER:
         raise GatewayError(403, "FORBIDDEN", "This route is for workspace members.")
+    if principal.two_factor_pending != rule.two_factor_challenge:
+        if principal.two_factor_pending:
+            raise GatewayError(
+                401,
+                "TWO_FACTOR_CHALLENGE_REQUIRED",
+                "Complete the two-factor challenge at POST /v1/auth/2fa-challenge first.",
+            )
+        raise GatewayError(403, "FORBIDDEN", "There is no two-factor challenge to complete.")
     if principal.tenant_status == "suspended" and not rule.allowed_when_suspended:
         raise GatewayError(403, "TENANT_SUSPENDED", "This workspace is suspended.")
     if (

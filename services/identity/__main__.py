@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import grpc
 
-from plixa.identity.v1 import identity_pb2_grpc, internal_pb2_grpc, staff_pb2_grpc
+from plixa.identity.v1 import (
+    identity_pb2_grpc,
+    internal_pb2_grpc,
+    security_pb2_grpc,
+    staff_pb2_grpc,
+    two_factor_pb2_grpc,
+)
 from services.identity.api.identity import IdentityApi
 from services.identity.api.internal import IdentityInternalApi
+from services.identity.api.security import SecurityApi
 from services.identity.api.staff import StaffAuthApi
+from services.identity.api.support import PasswordGate
+from services.identity.api.two_factor import TwoFactorApi
 from services.identity.domain.passwords import PasswordHasher
 from services.kit.config import setting_int
+from services.kit.crypto import SecretBox
 from services.kit.server import ServiceApp, ServiceContext
 
 
@@ -20,7 +30,12 @@ def password_hasher() -> PasswordHasher:
 
 def register(server: grpc.aio.Server, ctx: ServiceContext) -> None:
     passwords = password_hasher()
+    gate = PasswordGate(ctx.db, passwords)
     identity_pb2_grpc.add_IdentityServicer_to_server(IdentityApi(ctx.db, passwords), server)
+    two_factor_pb2_grpc.add_TwoFactorServicer_to_server(
+        TwoFactorApi(ctx.db, gate, SecretBox()), server
+    )
+    security_pb2_grpc.add_SecurityServicer_to_server(SecurityApi(ctx.db), server)
     staff_pb2_grpc.add_StaffAuthServicer_to_server(StaffAuthApi(ctx.db, passwords), server)
     internal_pb2_grpc.add_IdentityInternalServicer_to_server(IdentityInternalApi(ctx.db), server)
 

@@ -67,6 +67,8 @@ class UnitOfWork:
     clock: Clock
     principal: Principal
     events: list[PendingEvent] = field(default_factory=list)
+    # Everything this unit emitted, kept after the commit (servicers derive response metadata).
+    emitted: list[PendingEvent] = field(default_factory=list)
 
     @property
     def scope(self) -> TenantScope:
@@ -101,6 +103,7 @@ class UnitOfWork:
         ]
         await self.conn.execute(outbox_table(self.schema).insert(), rows)
         await self.conn.execute(text(f"NOTIFY {outbox_channel(self.schema)}"))
+        self.emitted.extend(self.events)
         self.events.clear()
 
 

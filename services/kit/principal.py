@@ -83,3 +83,5 @@ def require_owner() -> Principal:
 # A service that revokes tokens names them in this trailing metadata key, so the gateway that
 # carried the request drops them from its cache at once (other replicas learn it from the event).
 INVALIDATE_TOKEN_METADATA_KEY = "plixa-invalidate-token"
+INVALIDATE_USER_METADATA_KEY = "plixa-invalidate-user"
+INVALIDATE_TENANT_METADATA_KEY = "plixa-invalidate-tenant"

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 from google.protobuf import empty_pb2
+from google.protobuf.message import Message
 
 from plixa.identity.v1 import identity_pb2, identity_pb2_grpc
 from services.identity.api.mapping import me_to_proto, session_to_proto, user_to_proto
+from services.identity.api.support import send_cache_invalidations
 from services.identity.domain import accounts, sessions
 from services.identity.domain.credentials import invalid_credentials
 from services.identity.domain.passwords import PasswordHasher
 from services.kit.db import Database
-from services.kit.principal import INVALIDATE_TOKEN_METADATA_KEY, require_user
+from services.kit.principal import require_user
 
 
-def optional(message: object, field: str) -> str | None:
-    return getattr(message, field) if message.HasField(field) else None  # type: ignore[attr-defined]
+def optional(message: Message, field: str) -> Any:
+    """A proto3 `optional` field's value, or None when the caller did not send it."""
+    return getattr(message, field) if message.HasField(field) else None
 
 
 class IdentityApi(identity_pb2_grpc.IdentityServicer):
@@ -63,8 +68,8 @@ class IdentityApi(identity_pb2_grpc.IdentityServicer):
     ) -> empty_pb2.Empty:
         require_user()
         async with self.db.unit_of_work() as uow:
-            token_id = await sessions.revoke_current(uow)
-        context.set_trailing_metadata(((INVALIDATE_TOKEN_METADATA_KEY, str(token_id)),))
+            await sessions.revoke_current(uow)
+        send_cache_invalidations(context, uow)
         return empty_pb2.Empty()
 
     async def GetMe(

@@ -34,6 +34,7 @@ def session_to_proto(session: Session) -> identity_pb2.AuthSession:
         user=user_to_proto(session.user),
         tenant=tenant_to_proto(session.tenant),
         token=session.token,
+        two_factor=session.two_factor,
     )
 
 

@@ -7,12 +7,13 @@ from google.protobuf import empty_pb2
 
 from plixa.identity.v1 import staff_pb2, staff_pb2_grpc
 from services.identity.api.mapping import staff_session_to_proto, staff_to_proto
+from services.identity.api.support import send_cache_invalidations
 from services.identity.domain import sessions
 from services.identity.domain import staff as staff_domain
 from services.identity.domain.credentials import invalid_credentials
 from services.identity.domain.passwords import PasswordHasher
 from services.kit.db import Database
-from services.kit.principal import INVALIDATE_TOKEN_METADATA_KEY, require_staff
+from services.kit.principal import require_staff
 
 
 class StaffAuthApi(staff_pb2_grpc.StaffAuthServicer):
@@ -41,8 +42,8 @@ class StaffAuthApi(staff_pb2_grpc.StaffAuthServicer):
     ) -> empty_pb2.Empty:
         require_staff()
         async with self.db.unit_of_work() as uow:
-            token_id = await sessions.revoke_current(uow)
-        context.set_trailing_metadata(((INVALIDATE_TOKEN_METADATA_KEY, str(token_id)),))
+            await sessions.revoke_current(uow)
+        send_cache_invalidations(context, uow)
         return empty_pb2.Empty()
 
     async def GetStaffMe(

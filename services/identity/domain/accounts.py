@@ -6,6 +6,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
+from datetime import timedelta
 
 from plixa.identity.v1 import events_pb2
 from services.identity.domain import throttle, tokens
@@ -18,6 +19,7 @@ from services.kit.errors import invalid, not_found
 from services.kit.validation import Checker
 
 PANEL_ABILITIES = ["*"]
+CHALLENGE_LIFETIME = timedelta(minutes=10)
 DEFAULT_LOCALE = "en"
 
 
@@ -122,17 +124,37 @@ async def register(uow: UnitOfWork, form: Registration, password_hash: str) -> S
 
 
 async def issue_panel_token(uow: UnitOfWork, user: User) -> str:
+    return await _issue_member_token(uow, user, kind="panel", abilities=PANEL_ABILITIES)
+
+
+async def issue_challenge_token(uow: UnitOfWork, user: User) -> str:
+    """Opens only POST /v1/auth/2fa-challenge, for ten minutes."""
+    return await _issue_member_token(
+        uow, user, kind="challenge", abilities=[], lifetime=CHALLENGE_LIFETIME
+    )
+
+
+async def _issue_member_token(
+    uow: UnitOfWork,
+    user: User,
+    *,
+    kind: str,
+    abilities: list[str],
+    lifetime: timedelta | None = None,
+) -> str:
     secret = tokens.new_secret()
+    now = uow.clock.now()
     token_id = await token_store.add(
         uow,
-        kind="panel",
-        name="panel",
+        kind=kind,
+        name=kind,
         secret_hash=secret.digest,
         prefix=secret.prefix,
-        abilities=PANEL_ABILITIES,
-        created_at=uow.clock.now(),
+        abilities=abilities,
+        created_at=now,
         tenant_id=user.tenant_id,
         user_id=user.id,
+        expires_at=now + lifetime if lifetime else None,
     )
     return tokens.render(token_id, secret.plain)
 
@@ -156,6 +178,8 @@ async def complete_login(
     tenant = await store.get_tenant(uow, user.tenant_id)
     if tenant is None:
         raise invalid_credentials()
+    if user.two_factor_enabled:
+        return Session(user, tenant, await issue_challenge_token(uow, user), two_factor=True)
     return Session(user, tenant, await issue_panel_token(uow, user))
 
 

@@ -16,6 +16,8 @@ class Tenant:
     locale: str
     status: str
     tax_id: str | None = None
+    require_two_factor: bool = False
+    agent_restricted_to_own_conversations: bool = False
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,13 @@ class User:
     role: str
     locale: str
     password_hash: str = ""
+    two_factor_secret: str | None = None  # sealed (encrypted), never plain
+    two_factor_enabled_at: datetime | None = None
+    two_factor_last_step: int | None = None
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.two_factor_enabled_at is not None
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ class Session:
     user: User
     tenant: Tenant
     token: str
+    two_factor: bool = False  # the token only opens the two-factor challenge
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,9 @@ async def _member_principal(uow: UnitOfWork, stored: StoredToken) -> Principal:
         plan=plans.DEFAULT_PLAN,
         features=plans.DEFAULT_FEATURES,
         email=user.email,
+        two_factor_enabled=user.two_factor_enabled,
+        two_factor_required=tenant.require_two_factor,
+        two_factor_pending=stored.kind == "challenge",
     )
 
 

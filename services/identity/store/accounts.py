@@ -23,6 +23,8 @@ def _tenant(row: Any) -> Tenant:
         locale=row.locale,
         status=row.status,
         tax_id=row.tax_id,
+        require_two_factor=row.require_two_factor,
+        agent_restricted_to_own_conversations=row.agent_restricted_to_own_conversations,
     )
 
 
@@ -35,6 +37,9 @@ def _user(row: Any) -> User:
         role=row.role,
         locale=row.locale,
         password_hash=row.password_hash,
+        two_factor_secret=row.two_factor_secret,
+        two_factor_enabled_at=row.two_factor_enabled_at,
+        two_factor_last_step=row.two_factor_last_step,
     )
 
 
@@ -103,6 +108,20 @@ async def get_users(uow: UnitOfWork, tenant_id: int, ids: list[int]) -> list[Use
 async def get_tenant(uow: UnitOfWork, tenant_id: int) -> Tenant | None:
     row = (await uow.conn.execute(select(tenants).where(tenants.c.id == tenant_id))).one_or_none()
     return _tenant(row) if row else None
+
+
+async def update_tenant(uow: UnitOfWork, **values: Any) -> Tenant:
+    """The caller's own workspace."""
+    scope = uow.scope
+    row = (
+        await uow.conn.execute(
+            tenants.update()
+            .where(tenants.c.id == scope.tenant_id)
+            .values(**values)
+            .returning(tenants)
+        )
+    ).one()
+    return _tenant(row)
 
 
 async def update_user(uow: UnitOfWork, user_id: int, **values: Any) -> User:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -28,6 +29,8 @@ tenants = Table(
     Column("locale", Text, nullable=False),
     Column("status", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("require_two_factor", Boolean, nullable=False),
+    Column("agent_restricted_to_own_conversations", Boolean, nullable=False),
 )
 
 users = Table(
@@ -40,6 +43,19 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("role", Text, nullable=False),
     Column("locale", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("two_factor_secret", Text),
+    Column("two_factor_enabled_at", DateTime(timezone=True)),
+    Column("two_factor_last_step", BigInteger),
+)
+
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("identity.users.id"), nullable=False),
+    Column("code_hash", LargeBinary, nullable=False),
+    Column("used_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 

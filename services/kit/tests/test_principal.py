@@ -37,7 +37,7 @@ def test_another_key_is_refused(secret: bytes) -> None:
 
 def test_a_tampered_principal_is_refused() -> None:
     metadata = dict(sign(member(), SECRET))
-    tampered = Principal.FromString(metadata[PRINCIPAL_METADATA_KEY])  # type: ignore[arg-type]
+    tampered = Principal.FromString(metadata[PRINCIPAL_METADATA_KEY])
     tampered.role = "owner"
     metadata[PRINCIPAL_METADATA_KEY] = tampered.SerializeToString(deterministic=True)
     with pytest.raises(DomainError):
