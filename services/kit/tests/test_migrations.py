@@ -11,7 +11,12 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 
-from services.kit.migrations import advisory_key, migrate_service, split_statements
+from services.kit.migrations import (
+    advisory_key,
+    migrate_service,
+    migration_files,
+    split_statements,
+)
 from tests.conftest import ADMIN_URL
 
 
@@ -38,7 +43,9 @@ def database() -> Iterator[str]:
 def test_migrations_apply_once_as_the_service_role(database: str) -> None:
     first = asyncio.run(migrate_service("identity", database))
     again = asyncio.run(migrate_service("identity", database))
-    assert first == ["0001_core"]
+    expected = [path.stem for path in migration_files("identity")]
+    assert first == expected
+    assert expected[0] == "0001_core"
     assert again == []
 
     async def inspect() -> tuple[list[str], set[str]]:
@@ -46,7 +53,9 @@ def test_migrations_apply_once_as_the_service_role(database: str) -> None:
         try:
             versions = [
                 r["version"]
-                for r in await conn.fetch("SELECT version FROM identity.schema_migrations")
+                for r in await conn.fetch(
+                    "SELECT version FROM identity.schema_migrations ORDER BY version"
+                )
             ]
             owners = {
                 r["tableowner"]
@@ -59,7 +68,7 @@ def test_migrations_apply_once_as_the_service_role(database: str) -> None:
             await conn.close()
 
     versions, owners = asyncio.run(inspect())
-    assert versions == ["0001_core"]
+    assert versions == expected
     assert owners == {"plixa_identity"}
 
 
