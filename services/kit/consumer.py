@@ -16,13 +16,16 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import FetchTimeoutError
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.kit.db import Database, UnitOfWork
 from services.kit.messaging import NatsLink, ensure_stream, stream_name
+from services.kit.principal import ANONYMOUS
 
 log = logging.getLogger("plixa.consumer")
 
-Handler = Callable[[AsyncConnection, Msg], Awaitable[None]]
+# A handler works inside the same unit of work that records the event as processed, so its
+# effect, its own emitted events and the record commit together.
+Handler = Callable[[UnitOfWork, Msg], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,9 @@ class Subscription:
 
 
 class EventConsumer:
-    def __init__(self, engine: AsyncEngine, nats: NatsLink, subscription: Subscription) -> None:
-        self.engine = engine
+    def __init__(self, db: Database, nats: NatsLink, subscription: Subscription) -> None:
+        self.db = db
+        self.engine = db.engine
         self.nats = nats
         self.sub = subscription
 
@@ -88,8 +92,8 @@ class EventConsumer:
             await msg.term()
             return
         try:
-            async with self.engine.begin() as conn:
-                first_time = await conn.scalar(
+            async with self.db.unit_of_work(ANONYMOUS) as uow:
+                first_time = await uow.conn.scalar(
                     text(
                         "INSERT INTO processed_events (consumer, event_id) VALUES (:c, :e) "
                         "ON CONFLICT DO NOTHING RETURNING 1"
@@ -97,7 +101,7 @@ class EventConsumer:
                     {"c": self.sub.durable, "e": event_id},
                 )
                 if first_time:
-                    await self.sub.handler(conn, msg)
+                    await self.sub.handler(uow, msg)
             await msg.ack()
         except Exception as exc:
             deliveries = msg.metadata.num_delivered

@@ -101,7 +101,7 @@ class ServiceApp:
         await server.start()
 
         background = [OutboxRelay(db.engine, self.name, nats, clock).run()]
-        background += [EventConsumer(db.engine, nats, s).run() for s in self.subscriptions(ctx)]
+        background += [EventConsumer(db, nats, s).run() for s in self.subscriptions(ctx)]
         background += list(self.jobs(ctx))
         tasks = [asyncio.create_task(coro) for coro in background]
         health.serving = True

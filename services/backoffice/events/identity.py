@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from nats.aio.msg import Msg
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plixa.identity.v1 import events_pb2
 from services.backoffice.store import tenant_directory
 from services.kit.consumer import Subscription
+from services.kit.db import UnitOfWork
 
 
-async def record_registered_tenant(conn: AsyncConnection, msg: Msg) -> None:
+async def record_registered_tenant(uow: UnitOfWork, msg: Msg) -> None:
     event = events_pb2.UserRegistered.FromString(msg.data)
     await tenant_directory.add_tenant(
-        conn,
+        uow.conn,
         tenant_id=event.tenant_id,
         name=event.tenant_name,
         slug=event.tenant_slug,

@@ -11,12 +11,12 @@ import asyncpg
 import pytest
 from nats.aio.msg import Msg
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scripts.mesh import Stack
+from services.kit.clock import SystemClock
 from services.kit.config import asyncpg_url
 from services.kit.consumer import EventConsumer, Subscription
-from services.kit.db import create_engine
+from services.kit.db import Database, UnitOfWork, create_engine
 from services.kit.messaging import NatsLink, ensure_stream
 from services.kit.migrations import migrate_service
 from tests.conftest import ADMIN_URL
@@ -66,16 +66,17 @@ async def run_until(consumer: EventConsumer, done: asyncio.Event) -> None:
 
 async def test_a_redelivered_event_has_no_second_effect(infra: Stack, link: NatsLink) -> None:
     engine = create_engine(infra.database_url, "backoffice", pool_size=2)
+    db = Database(engine, "backoffice", SystemClock())
     effects: list[str] = []
     delivered: list[Msg] = []
     done = asyncio.Event()
 
-    async def handler(conn: AsyncConnection, msg: Msg) -> None:
+    async def handler(uow: UnitOfWork, msg: Msg) -> None:
         effects.append(msg.headers["Nats-Msg-Id"])  # type: ignore[index]
         delivered.append(msg)
         done.set()
 
-    consumer = EventConsumer(engine, link, Subscription("kit-once", "kittest.once", handler))
+    consumer = EventConsumer(db, link, Subscription("kit-once", "kittest.once", handler))
     event_id = await publish(link, "kittest.once")
     await run_until(consumer, done)
     await consumer.handle(delivered[0])  # the same message again, as after a lost ack
@@ -88,16 +89,17 @@ async def test_a_redelivered_event_has_no_second_effect(infra: Stack, link: Nats
 
 async def test_failures_are_retried_then_kept_as_dead(infra: Stack, link: NatsLink) -> None:
     engine = create_engine(infra.database_url, "backoffice", pool_size=2)
+    db = Database(engine, "backoffice", SystemClock())
     attempts: dict[str, int] = {}
 
-    async def flaky(conn: AsyncConnection, msg: Msg) -> None:
+    async def flaky(uow: UnitOfWork, msg: Msg) -> None:
         attempts[msg.subject] = attempts.get(msg.subject, 0) + 1
-        await conn.execute(text("SELECT 1"))
+        await uow.conn.execute(text("SELECT 1"))
         if msg.subject.endswith("poison") or attempts[msg.subject] < 2:
             raise RuntimeError(f"cannot handle {msg.subject} yet")
 
     consumer = EventConsumer(
-        engine, link, Subscription("kit-retry", "kittest.retry.*", flaky, max_deliveries=2)
+        db, link, Subscription("kit-retry", "kittest.retry.*", flaky, max_deliveries=2)
     )
     await publish(link, "kittest.retry.flaky")
     poison_id = await publish(link, "kittest.retry.poison")
