@@ -102,7 +102,7 @@ class Gateway:
         principal = None
         if rule.access != options_pb2.ACCESS_PUBLIC:  # public routes ignore any bearer sent
             principal = await self.auth.resolve(request.headers.get("authorization"), request_id)
-        enforce(rule, principal)
+        enforce(rule, route.verb, principal)
         if principal is not None:
             tenant_id_var.set(principal.tenant_id)
         decision = await self._rate_limit(route, principal, request)

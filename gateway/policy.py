@@ -8,7 +8,9 @@ from plixa.common.v1 import options_pb2
 from plixa.common.v1.principal_pb2 import Principal
 
 
-def enforce(rule: options_pb2.Route, principal: Principal | None) -> None:
+def enforce(rule: options_pb2.Route, verb: str, principal: Principal | None) -> None:
+    """Refuses the call unless the principal may use this route. A token's ability is the route's
+    declared one, or by verb: reads need `read`, everything else `write`."""
     if rule.access == options_pb2.ACCESS_PUBLIC:
         return
     if principal is None:
@@ -41,11 +43,10 @@ def enforce(rule: options_pb2.Route, principal: Principal | None) -> None:
         )
     if rule.owner_only and principal.role != "owner":
         raise GatewayError(403, "FORBIDDEN", "Only the workspace owner can do this.")
-    if rule.ability and "*" not in principal.abilities and rule.ability not in principal.abilities:
+    ability = rule.ability or ("read" if verb == "GET" else "write")
+    if "*" not in principal.abilities and ability not in principal.abilities:
         raise GatewayError(
-            403,
-            "TOKEN_ABILITY_REQUIRED",
-            f"This token lacks the '{rule.ability}' ability.",
+            403, "TOKEN_ABILITY_REQUIRED", f"This token lacks the '{ability}' ability."
         )
     if rule.feature and rule.feature not in principal.features:
         raise GatewayError(

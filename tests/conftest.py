@@ -104,3 +104,84 @@ def sql(stack: Stack, query: str, *args: Any) -> list[Any]:
             await conn.close()
 
     return asyncio.run(run())
+
+
+# PLANS.md, as billing will announce it (the tests stand in for billing until it lands).
+PLAN_FEATURES = {
+    "starter": ["flows", "scheduling"],
+    "professional": [
+        "ai_replies",
+        "broadcasts",
+        "custom_fields",
+        "auto_assignment",
+        "flows",
+        "scheduling",
+        "booking_deposits",
+        "webhooks",
+    ],
+    "business": [
+        "ai_replies",
+        "broadcasts",
+        "custom_fields",
+        "auto_assignment",
+        "flows",
+        "scheduling",
+        "booking_deposits",
+        "webhooks",
+        "api_access",
+    ],
+}
+PLAN_LIMITS = {
+    "starter": {"seats": 3, "whatsapp_numbers": 1, "ai_tokens_per_month": 0},
+    "professional": {"seats": 10, "whatsapp_numbers": 2, "ai_tokens_per_month": 2_000_000},
+    "business": {"seats": 50, "whatsapp_numbers": 5, "ai_tokens_per_month": 10_000_000},
+}
+
+
+def announce_plan(stack: Stack, tenant_id: int, plan: str, **limits: int) -> None:
+    """Publishes billing.entitlements.changed on the stack's JetStream, as billing does."""
+    import asyncio
+    import datetime
+
+    import nats
+
+    from plixa.billing.v1 import events_pb2
+    from services.kit.messaging import ensure_stream
+
+    event = events_pb2.EntitlementsChanged(
+        tenant_id=tenant_id,
+        plan=plan,
+        status="active",
+        features=PLAN_FEATURES[plan],
+        limits={**PLAN_LIMITS[plan], **limits},
+    )
+    event.changed_at.FromDatetime(datetime.datetime.now(datetime.UTC))
+
+    async def publish() -> None:
+        client = await nats.connect(stack.nats_url)
+        try:
+            js = client.jetstream()
+            await ensure_stream(js, "billing")
+            await js.publish(
+                "billing.entitlements.changed",
+                event.SerializeToString(),
+                headers={"Nats-Msg-Id": uuid.uuid4().hex},
+            )
+        finally:
+            await client.close()
+
+    asyncio.run(publish())
+
+
+def wait_for_status(
+    api: httpx.Client, path: str, token: str, status: int, timeout: float = 10.0
+) -> httpx.Response:
+    """Polls a GET until it answers `status` (events take a moment to arrive)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        response = api.get(path, headers=bearer(token))
+        if response.status_code == status or time.monotonic() > deadline:
+            return response
+        time.sleep(0.1)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import grpc
 
 from plixa.identity.v1 import (
+    api_tokens_pb2_grpc,
     identity_pb2_grpc,
     internal_pb2_grpc,
     security_pb2_grpc,
     staff_pb2_grpc,
     two_factor_pb2_grpc,
 )
+from services.identity.api.api_tokens import ApiTokensApi
 from services.identity.api.identity import IdentityApi
 from services.identity.api.internal import IdentityInternalApi
 from services.identity.api.security import SecurityApi
@@ -18,6 +20,7 @@ from services.identity.api.staff import StaffAuthApi
 from services.identity.api.support import PasswordGate
 from services.identity.api.two_factor import TwoFactorApi
 from services.identity.domain.passwords import PasswordHasher
+from services.identity.events import billing as billing_events
 from services.kit.config import setting_int
 from services.kit.crypto import SecretBox
 from services.kit.server import ServiceApp, ServiceContext
@@ -36,11 +39,14 @@ def register(server: grpc.aio.Server, ctx: ServiceContext) -> None:
         TwoFactorApi(ctx.db, gate, SecretBox()), server
     )
     security_pb2_grpc.add_SecurityServicer_to_server(SecurityApi(ctx.db), server)
+    api_tokens_pb2_grpc.add_ApiTokensServicer_to_server(ApiTokensApi(ctx.db), server)
     staff_pb2_grpc.add_StaffAuthServicer_to_server(StaffAuthApi(ctx.db, passwords), server)
     internal_pb2_grpc.add_IdentityInternalServicer_to_server(IdentityInternalApi(ctx.db), server)
 
 
-app = ServiceApp("identity", register=register)
+app = ServiceApp(
+    "identity", register=register, subscriptions=lambda ctx: billing_events.SUBSCRIPTIONS
+)
 
 if __name__ == "__main__":
     app.main()

@@ -4,4 +4,6 @@ with no subscription runs on starter). Billing owns the catalogue; this is only 
 from __future__ import annotations
 
 DEFAULT_PLAN = "starter"
+DEFAULT_STATUS = "active"
 DEFAULT_FEATURES = ("flows", "scheduling")
+DEFAULT_LIMITS = {"seats": 3, "whatsapp_numbers": 1, "ai_tokens_per_month": 0}

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from plixa.common.v1.principal_pb2 import Principal
 from plixa.identity.v1 import events_pb2
-from services.identity.domain import plans, tokens
+from services.identity.domain import entitlements, tokens
 from services.identity.domain.models import StoredToken
 from services.identity.store import accounts as account_store
 from services.identity.store import staff as staff_store
@@ -50,6 +50,7 @@ async def _member_principal(uow: UnitOfWork, stored: StoredToken) -> Principal:
     tenant = await account_store.get_tenant(uow, stored.tenant_id)
     if user is None or tenant is None:
         raise invalid_token()
+    entitled = await entitlements.for_tenant(uow, tenant.id)
     return Principal(
         kind=Principal.KIND_USER,
         user_id=user.id,
@@ -58,8 +59,8 @@ async def _member_principal(uow: UnitOfWork, stored: StoredToken) -> Principal:
         token_id=stored.id,
         abilities=stored.abilities,
         tenant_status=tenant.status,
-        plan=plans.DEFAULT_PLAN,
-        features=plans.DEFAULT_FEATURES,
+        plan=entitled.plan,
+        features=entitled.features,
         email=user.email,
         two_factor_enabled=user.two_factor_enabled,
         two_factor_required=tenant.require_two_factor,

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData(schema="identity")
 
@@ -85,6 +86,17 @@ tokens = Table(
     Column("last_used_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+entitlements = Table(
+    "entitlements",
+    metadata,
+    Column("tenant_id", BigInteger, primary_key=True),
+    Column("plan", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("features", ARRAY(Text), nullable=False),
+    Column("limits", JSONB, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
 )
 
 login_failures = Table(

@@ -71,3 +71,24 @@ async def revoke(uow: UnitOfWork, token_id: int, at: datetime) -> bool:
         .values(revoked_at=at)
     )
     return bool(result.rowcount)
+
+
+async def list_api(uow: UnitOfWork) -> list[Any]:
+    """The caller's workspace's live API tokens; panel, challenge and staff tokens never appear."""
+    query = (
+        uow.scope.select(tokens)
+        .where(tokens.c.kind == "api", tokens.c.revoked_at.is_(None))
+        .order_by(tokens.c.id)
+    )
+    return list((await uow.conn.execute(query)).all())
+
+
+async def find_api(uow: UnitOfWork, token_id: int) -> Any | None:
+    query = uow.scope.select(tokens).where(
+        tokens.c.id == token_id, tokens.c.kind == "api", tokens.c.revoked_at.is_(None)
+    )
+    return (await uow.conn.execute(query)).one_or_none()
+
+
+async def get_row(uow: UnitOfWork, token_id: int) -> Any:
+    return (await uow.conn.execute(select(tokens).where(tokens.c.id == token_id))).one()

@@ -1,0 +1,78 @@
+"""The ApiTokens servicer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import grpc
+from google.protobuf import empty_pb2, timestamp_pb2
+
+from plixa.identity.v1 import api_tokens_pb2, api_tokens_pb2_grpc
+from services.identity.api.identity import optional
+from services.identity.api.support import send_cache_invalidations
+from services.identity.domain import api_tokens
+from services.kit.db import Database
+from services.kit.principal import require_owner
+
+
+def stamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    result = timestamp_pb2.Timestamp()
+    result.FromDatetime(value)
+    return result
+
+
+def token_to_proto(token: api_tokens.ApiToken) -> api_tokens_pb2.ApiToken:
+    return api_tokens_pb2.ApiToken(
+        id=token.id,
+        name=token.name,
+        abilities=token.abilities,
+        prefix=token.prefix,
+        expires_at=stamp(token.expires_at),
+        last_used_at=stamp(token.last_used_at),
+        created_at=stamp(token.created_at),
+    )
+
+
+class ApiTokensApi(api_tokens_pb2_grpc.ApiTokensServicer):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def ListApiTokens(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> api_tokens_pb2.ListApiTokensResponse:
+        require_owner()
+        async with self.db.unit_of_work() as uow:
+            found = await api_tokens.list_tokens(uow)
+        return api_tokens_pb2.ListApiTokensResponse(items=[token_to_proto(t) for t in found])
+
+    async def CreateApiToken(
+        self, request: api_tokens_pb2.CreateApiTokenRequest, context: grpc.aio.ServicerContext
+    ) -> api_tokens_pb2.CreatedApiToken:
+        require_owner()
+        async with self.db.unit_of_work() as uow:
+            token = await api_tokens.create(
+                uow,
+                name=request.name,
+                abilities=list(request.abilities),
+                expires_in_days=optional(request, "expires_in_days"),
+            )
+        return api_tokens_pb2.CreatedApiToken(
+            id=token.id,
+            name=token.name,
+            abilities=token.abilities,
+            prefix=token.prefix,
+            expires_at=stamp(token.expires_at),
+            created_at=stamp(token.created_at),
+            token=token.plain or "",
+        )
+
+    async def RevokeApiToken(
+        self, request: api_tokens_pb2.RevokeApiTokenRequest, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        require_owner()
+        async with self.db.unit_of_work() as uow:
+            await api_tokens.revoke(uow, request.id)
+        send_cache_invalidations(context, uow)
+        return empty_pb2.Empty()
