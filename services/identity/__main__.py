@@ -10,6 +10,7 @@ from plixa.identity.v1 import (
     internal_pb2_grpc,
     security_pb2_grpc,
     staff_pb2_grpc,
+    team_pb2_grpc,
     two_factor_pb2_grpc,
 )
 from services.identity.api.api_tokens import ApiTokensApi
@@ -18,10 +19,11 @@ from services.identity.api.internal import IdentityInternalApi
 from services.identity.api.security import SecurityApi
 from services.identity.api.staff import StaffAuthApi
 from services.identity.api.support import PasswordGate
+from services.identity.api.team import TeamApi
 from services.identity.api.two_factor import TwoFactorApi
 from services.identity.domain.passwords import PasswordHasher
 from services.identity.events import billing as billing_events
-from services.kit.config import setting_int
+from services.kit.config import setting, setting_int
 from services.kit.crypto import SecretBox
 from services.kit.server import ServiceApp, ServiceContext
 
@@ -34,12 +36,13 @@ def password_hasher() -> PasswordHasher:
 def register(server: grpc.aio.Server, ctx: ServiceContext) -> None:
     passwords = password_hasher()
     gate = PasswordGate(ctx.db, passwords)
+    box = SecretBox()
     identity_pb2_grpc.add_IdentityServicer_to_server(IdentityApi(ctx.db, passwords), server)
-    two_factor_pb2_grpc.add_TwoFactorServicer_to_server(
-        TwoFactorApi(ctx.db, gate, SecretBox()), server
-    )
+    two_factor_pb2_grpc.add_TwoFactorServicer_to_server(TwoFactorApi(ctx.db, gate, box), server)
     security_pb2_grpc.add_SecurityServicer_to_server(SecurityApi(ctx.db), server)
     api_tokens_pb2_grpc.add_ApiTokensServicer_to_server(ApiTokensApi(ctx.db), server)
+    team = TeamApi(ctx.db, passwords, box, setting("PLIXA_PANEL_URL", "http://127.0.0.1:3000"))
+    team_pb2_grpc.add_TeamServicer_to_server(team, server)
     staff_pb2_grpc.add_StaffAuthServicer_to_server(StaffAuthApi(ctx.db, passwords), server)
     internal_pb2_grpc.add_IdentityInternalServicer_to_server(IdentityInternalApi(ctx.db), server)
 

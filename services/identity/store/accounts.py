@@ -105,6 +105,21 @@ async def get_users(uow: UnitOfWork, tenant_id: int, ids: list[int]) -> list[Use
     return [_user(r) for r in rows]
 
 
+async def list_members(uow: UnitOfWork) -> list[User]:
+    rows = await uow.conn.execute(uow.scope.select(users).order_by(users.c.id))
+    return [_user(r) for r in rows]
+
+
+async def count_members(uow: UnitOfWork, tenant_id: int) -> int:
+    query = uow.scope_of(tenant_id).select(users, func.count())
+    return int(await uow.conn.scalar(query) or 0)
+
+
+async def delete_user(uow: UnitOfWork, user_id: int) -> None:
+    """Their tokens and recovery codes go with them (ON DELETE CASCADE)."""
+    await uow.conn.execute(uow.scope.delete(users).where(users.c.id == user_id))
+
+
 async def get_tenant(uow: UnitOfWork, tenant_id: int) -> Tenant | None:
     row = (await uow.conn.execute(select(tenants).where(tenants.c.id == tenant_id))).one_or_none()
     return _tenant(row) if row else None

@@ -99,6 +99,23 @@ entitlements = Table(
     Column("changed_at", DateTime(timezone=True), nullable=False),
 )
 
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("tenant_id", BigInteger, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("token_hash", LargeBinary, nullable=False),
+    Column("token_sealed", Text, nullable=False),
+    Column("invited_by", BigInteger),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("accepted_at", DateTime(timezone=True)),
+    Column("accepted_user_id", BigInteger),
+    Column("cancelled_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 login_failures = Table(
     "login_failures",
     metadata,

@@ -1,0 +1,113 @@
+"""The Team servicer: invitations, joining, members."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import empty_pb2
+
+from plixa.identity.v1 import identity_pb2, team_pb2, team_pb2_grpc
+from services.identity.api.api_tokens import stamp
+from services.identity.api.identity import optional
+from services.identity.api.mapping import session_to_proto, user_to_proto
+from services.identity.api.support import send_cache_invalidations
+from services.identity.domain import team
+from services.identity.domain.passwords import PasswordHasher
+from services.kit.crypto import SecretBox
+from services.kit.db import Database
+from services.kit.principal import require_owner, require_user
+
+
+def invitation_to_proto(invitation: team.Invitation) -> team_pb2.Invitation:
+    return team_pb2.Invitation(
+        id=invitation.id,
+        email=invitation.email,
+        role=invitation.role,
+        status=invitation.status,
+        expires_at=stamp(invitation.expires_at),
+        accepted_at=stamp(invitation.accepted_at),
+        created_at=stamp(invitation.created_at),
+        token=invitation.token,
+        accept_url=invitation.accept_url,
+    )
+
+
+class TeamApi(team_pb2_grpc.TeamServicer):
+    def __init__(
+        self, db: Database, passwords: PasswordHasher, box: SecretBox, panel_url: str
+    ) -> None:
+        self.db = db
+        self.passwords = passwords
+        self.box = box
+        self.panel_url = panel_url
+
+    async def ListInvitations(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> team_pb2.ListInvitationsResponse:
+        require_owner()
+        async with self.db.unit_of_work() as uow:
+            found = await team.list_invitations(uow)
+        return team_pb2.ListInvitationsResponse(items=[invitation_to_proto(i) for i in found])
+
+    async def CreateInvitation(
+        self, request: team_pb2.CreateInvitationRequest, context: grpc.aio.ServicerContext
+    ) -> team_pb2.Invitation:
+        require_owner()
+        async with self.db.unit_of_work() as uow:
+            invitation = await team.invite(
+                uow,
+                email=request.email,
+                role=optional(request, "role"),
+                box=self.box,
+                panel_url=self.panel_url,
+            )
+        return invitation_to_proto(invitation)
+
+    async def ResendInvitation(
+        self, request: team_pb2.InvitationRef, context: grpc.aio.ServicerContext
+    ) -> team_pb2.Invitation:
+        require_owner()
+        async with self.db.unit_of_work() as uow:
+            invitation = await team.resend(uow, request.id, box=self.box, panel_url=self.panel_url)
+        return invitation_to_proto(invitation)
+
+    async def CancelInvitation(
+        self, request: team_pb2.InvitationRef, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        require_owner()
+        async with self.db.unit_of_work() as uow:
+            await team.cancel(uow, request.id)
+        return empty_pb2.Empty()
+
+    async def AcceptInvitation(
+        self, request: team_pb2.AcceptInvitationRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.AuthSession:
+        name, locale = team.check_acceptance(
+            token=request.token,
+            name=request.name,
+            password=request.password,
+            confirmation=optional(request, "password_confirmation"),
+            locale=optional(request, "locale"),
+        )
+        password_hash = await self.passwords.hash(request.password)
+        async with self.db.unit_of_work() as uow:
+            session = await team.accept(
+                uow, token=request.token, name=name, locale=locale, password_hash=password_hash
+            )
+        return session_to_proto(session)
+
+    async def ListMembers(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> team_pb2.ListMembersResponse:
+        require_user()
+        async with self.db.unit_of_work() as uow:
+            found = await team.members(uow)
+        return team_pb2.ListMembersResponse(items=[user_to_proto(u) for u in found])
+
+    async def RemoveMember(
+        self, request: team_pb2.MemberRef, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        require_owner()
+        async with self.db.unit_of_work() as uow:
+            await team.remove_member(uow, request.id)
+        send_cache_invalidations(context, uow)
+        return empty_pb2.Empty()

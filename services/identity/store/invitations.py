@@ -1,0 +1,65 @@
+"""SQL for team invitations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from services.identity.store.tables import invitations
+from services.kit.db import UnitOfWork
+
+
+async def add(uow: UnitOfWork, **values: Any) -> Any:
+    statement = insert(invitations).values(uow.scope.row(**values)).returning(invitations)
+    return (await uow.conn.execute(statement)).one()
+
+
+async def get(uow: UnitOfWork, invitation_id: int) -> Any | None:
+    query = uow.scope.select(invitations).where(invitations.c.id == invitation_id)
+    return (await uow.conn.execute(query)).one_or_none()
+
+
+async def list_all(uow: UnitOfWork) -> list[Any]:
+    query = uow.scope.select(invitations).order_by(invitations.c.created_at.desc())
+    return list((await uow.conn.execute(query)).all())
+
+
+async def find_by_token_hash(uow: UnitOfWork, token_hash: bytes) -> Any | None:
+    """Acceptance comes before any sign-in: the token itself names the workspace."""
+    query = select(invitations).where(invitations.c.token_hash == token_hash).with_for_update()
+    return (await uow.conn.execute(query)).one_or_none()
+
+
+async def count_pending(uow: UnitOfWork, tenant_id: int, now: datetime) -> int:
+    query = (
+        uow.scope_of(tenant_id)
+        .select(invitations, func.count())
+        .where(
+            invitations.c.accepted_at.is_(None),
+            invitations.c.cancelled_at.is_(None),
+            invitations.c.expires_at > now,
+        )
+    )
+    return int(await uow.conn.scalar(query) or 0)
+
+
+async def pending_for_email(uow: UnitOfWork, email: str, now: datetime) -> Any | None:
+    query = uow.scope.select(invitations).where(
+        func.lower(invitations.c.email) == email.lower(),
+        invitations.c.accepted_at.is_(None),
+        invitations.c.cancelled_at.is_(None),
+        invitations.c.expires_at > now,
+    )
+    return (await uow.conn.execute(query)).first()
+
+
+async def update(uow: UnitOfWork, tenant_id: int, invitation_id: int, **values: Any) -> None:
+    statement = (
+        uow.scope_of(tenant_id)
+        .update(invitations)
+        .where(invitations.c.id == invitation_id)
+        .values(**values)
+    )
+    await uow.conn.execute(statement)
