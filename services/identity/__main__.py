@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any
+
 import grpc
 
 from plixa.identity.v1 import (
     api_tokens_pb2_grpc,
+    availability_pb2_grpc,
     identity_pb2_grpc,
     internal_pb2_grpc,
     security_pb2_grpc,
@@ -14,6 +19,7 @@ from plixa.identity.v1 import (
     two_factor_pb2_grpc,
 )
 from services.identity.api.api_tokens import ApiTokensApi
+from services.identity.api.availability import AvailabilityApi, sweep_silent_members_forever
 from services.identity.api.identity import IdentityApi
 from services.identity.api.internal import IdentityInternalApi
 from services.identity.api.security import SecurityApi
@@ -23,7 +29,7 @@ from services.identity.api.team import TeamApi
 from services.identity.api.two_factor import TwoFactorApi
 from services.identity.domain.passwords import PasswordHasher
 from services.identity.events import billing as billing_events
-from services.kit.config import setting, setting_int
+from services.kit.config import setting, setting_float, setting_int
 from services.kit.crypto import SecretBox
 from services.kit.server import ServiceApp, ServiceContext
 
@@ -43,12 +49,27 @@ def register(server: grpc.aio.Server, ctx: ServiceContext) -> None:
     api_tokens_pb2_grpc.add_ApiTokensServicer_to_server(ApiTokensApi(ctx.db), server)
     team = TeamApi(ctx.db, passwords, box, setting("PLIXA_PANEL_URL", "http://127.0.0.1:3000"))
     team_pb2_grpc.add_TeamServicer_to_server(team, server)
+    availability_pb2_grpc.add_AvailabilityServicer_to_server(
+        AvailabilityApi(ctx.db, heartbeat_timeout()), server
+    )
     staff_pb2_grpc.add_StaffAuthServicer_to_server(StaffAuthApi(ctx.db, passwords), server)
     internal_pb2_grpc.add_IdentityInternalServicer_to_server(IdentityInternalApi(ctx.db), server)
 
 
+def heartbeat_timeout() -> timedelta:
+    return timedelta(seconds=setting_int("PLIXA_HEARTBEAT_TIMEOUT_SECONDS", 90))
+
+
+def jobs(ctx: ServiceContext) -> list[Coroutine[Any, Any, None]]:
+    every = setting_float("PLIXA_IDENTITY_SWEEP_SECONDS", 15.0)
+    return [sweep_silent_members_forever(ctx.db, heartbeat_timeout(), every)]
+
+
 app = ServiceApp(
-    "identity", register=register, subscriptions=lambda ctx: billing_events.SUBSCRIPTIONS
+    "identity",
+    register=register,
+    subscriptions=lambda ctx: billing_events.SUBSCRIPTIONS,
+    jobs=jobs,
 )
 
 if __name__ == "__main__":

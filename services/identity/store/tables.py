@@ -48,6 +48,9 @@ users = Table(
     Column("two_factor_secret", Text),
     Column("two_factor_enabled_at", DateTime(timezone=True)),
     Column("two_factor_last_step", BigInteger),
+    Column("is_available", Boolean, nullable=False),
+    Column("last_heartbeat_at", DateTime(timezone=True)),
+    Column("announced_status", Text, nullable=False),
 )
 
 recovery_codes = Table(

@@ -1,0 +1,69 @@
+"""The Availability servicer, and the sweep that notices members whose heartbeats stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import grpc
+from google.protobuf import empty_pb2
+
+from plixa.identity.v1 import availability_pb2, availability_pb2_grpc
+from services.identity.api.api_tokens import stamp
+from services.identity.api.identity import optional
+from services.identity.domain import availability
+from services.kit.db import Database
+from services.kit.principal import ANONYMOUS, require_owner, require_user
+
+log = logging.getLogger("plixa.identity.availability")
+
+
+def to_proto(view: availability.MemberAvailability) -> availability_pb2.MemberAvailability:
+    return availability_pb2.MemberAvailability(
+        user_id=view.user_id,
+        name=view.name,
+        is_available=view.is_available,
+        status=view.status,
+        last_seen_at=stamp(view.last_seen_at),
+    )
+
+
+class AvailabilityApi(availability_pb2_grpc.AvailabilityServicer):
+    def __init__(self, db: Database, timeout: timedelta) -> None:
+        self.db = db
+        self.timeout = timeout
+
+    async def SetMyAvailability(
+        self, request: availability_pb2.SetAvailabilityRequest, context: grpc.aio.ServicerContext
+    ) -> availability_pb2.MemberAvailability:
+        require_user()
+        async with self.db.unit_of_work() as uow:
+            view = await availability.set_mine(uow, optional(request, "is_available"), self.timeout)
+        return to_proto(view)
+
+    async def Heartbeat(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> availability_pb2.MemberAvailability:
+        require_user()
+        async with self.db.unit_of_work() as uow:
+            return to_proto(await availability.heartbeat(uow, self.timeout))
+
+    async def GetTeamAvailability(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> availability_pb2.TeamAvailability:
+        require_owner()
+        async with self.db.unit_of_work() as uow:
+            views = await availability.team(uow, self.timeout)
+        return availability_pb2.TeamAvailability(items=[to_proto(v) for v in views])
+
+
+async def sweep_silent_members_forever(db: Database, timeout: timedelta, every: float) -> None:
+    """A scheduled job; safe with several replicas (rows are claimed with SKIP LOCKED)."""
+    while True:
+        try:
+            async with db.unit_of_work(ANONYMOUS) as uow:
+                await availability.sweep_silent_members(uow, timeout)
+        except Exception:
+            log.exception("availability sweep failed; retrying")
+        await asyncio.sleep(every)

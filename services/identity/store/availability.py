@@ -1,0 +1,63 @@
+"""SQL for members' availability."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from services.identity.store.tables import users
+from services.kit.db import UnitOfWork
+
+COLUMNS = (
+    users.c.id,
+    users.c.tenant_id,
+    users.c.name,
+    users.c.is_available,
+    users.c.last_heartbeat_at,
+    users.c.announced_status,
+)
+
+
+async def get(uow: UnitOfWork, user_id: int) -> Any:
+    query = uow.scope.select(users, *COLUMNS).where(users.c.id == user_id)
+    return (await uow.conn.execute(query)).one()
+
+
+async def team(uow: UnitOfWork) -> list[Any]:
+    query = uow.scope.select(users, *COLUMNS).order_by(users.c.name, users.c.id)
+    return list((await uow.conn.execute(query)).all())
+
+
+async def update(uow: UnitOfWork, user_id: int, **values: Any) -> Any:
+    statement = (
+        uow.scope.update(users).where(users.c.id == user_id).values(**values).returning(*COLUMNS)
+    )
+    return (await uow.conn.execute(statement)).one()
+
+
+async def claim_silent(uow: UnitOfWork, silent_since: datetime, limit: int = 100) -> list[Any]:
+    """Members announced available whose heartbeats stopped; locked so one replica handles each.
+    The sweep runs for every tenant, outside any member's request."""
+    query = (
+        select(*COLUMNS)
+        .where(
+            users.c.is_available.is_(True),
+            users.c.announced_status == "available",
+            users.c.last_heartbeat_at < silent_since,
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await uow.conn.execute(query)).all())
+
+
+async def mark_announced(uow: UnitOfWork, tenant_id: int, user_id: int, status: str) -> None:
+    statement = (
+        uow.scope_of(tenant_id)
+        .update(users)
+        .where(users.c.id == user_id)
+        .values(announced_status=status)
+    )
+    await uow.conn.execute(statement)
