@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import nats.errors
 from fastapi import FastAPI, Request
@@ -33,13 +33,14 @@ from gateway.policy import enforce
 from gateway.ratelimit import Decision, RateLimiter
 from gateway.routing import RouteTable
 from gateway.upstream import Metadata, Upstreams
-from plixa.common.v1 import options_pb2
+from plixa.common.v1 import http_body_pb2, options_pb2
 from plixa.common.v1.principal_pb2 import Principal
 from services.kit.logs import request_id_var, tenant_id_var
 from services.kit.messaging import NatsLink
 
 log = logging.getLogger("plixa.gateway")
 JSON = "application/json"
+HTTP_BODY = "plixa.common.v1.HttpBody"
 
 
 def envelope(
@@ -211,6 +212,12 @@ class Gateway:
         self, route: RouteSpec, response: Message, status: int, headers: dict[str, str]
     ) -> Response:
         rule = route.rule
+        if response.DESCRIPTOR.full_name == HTTP_BODY:  # files are sent as they are
+            body = cast(http_body_pb2.HttpBody, response)
+            headers = {**headers, "X-Content-Type-Options": "nosniff"}
+            if body.cache_control:
+                headers["Cache-Control"] = body.cache_control
+            return Response(body.data, status, headers, media_type=body.content_type)
         meta = None
         if rule.response_body:
             data = transcode.field_out(response, rule.response_body)

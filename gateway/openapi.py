@@ -131,6 +131,9 @@ def _operation(route: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
     status = str(rule.success_status or 200)
     if status == "204":
         operation["responses"] = {"204": {"description": "No content"}}
+    elif route.method.output_type.full_name == "plixa.common.v1.HttpBody":
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        operation["responses"] = {status: {"description": "The file", "content": {"*/*": binary}}}
     else:
         _collect(route.method.output_type, schemas)
         data: dict[str, Any] = _ref(route.method.output_type)

@@ -111,6 +111,7 @@ class Stack:
     processes: dict[str, Process] = field(default_factory=dict)
     nats_process: Process | None = None
     nats_port: int = 0
+    storage_dir: Path | None = None  # uploaded files; a volume in Kubernetes
 
     @classmethod
     def for_tests(cls, admin_url: str, **kwargs: object) -> Stack:
@@ -144,6 +145,7 @@ class Stack:
         env.update(
             PLIXA_DATABASE_URL=self.database_url,
             PLIXA_NATS_URL=self.nats_url,
+            PLIXA_STORAGE_DIR=str(self.storage_dir or self.workdir / "storage"),
             PYTHONUNBUFFERED="1",
         )
         for service in SERVICES:

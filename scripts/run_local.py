@@ -15,7 +15,13 @@ from services.kit.config import SERVICES, database_url, nats_url, setting_int
 def main() -> int:
     logs = ROOT / "var" / "log"
     logs.mkdir(parents=True, exist_ok=True)
-    stack = Stack(database_url=database_url(), nats_url=nats_url(), fixed_ports=True, workdir=logs)
+    stack = Stack(
+        database_url=database_url(),
+        nats_url=nats_url(),
+        fixed_ports=True,
+        workdir=logs,
+        storage_dir=ROOT / "var" / "storage",
+    )
     stopping = False
 
     def request_stop(*_: object) -> None:

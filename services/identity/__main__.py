@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Coroutine
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -17,6 +18,7 @@ from plixa.identity.v1 import (
     staff_pb2_grpc,
     team_pb2_grpc,
     two_factor_pb2_grpc,
+    workspace_pb2_grpc,
 )
 from services.identity.api.api_tokens import ApiTokensApi
 from services.identity.api.availability import AvailabilityApi, sweep_silent_members_forever
@@ -27,6 +29,8 @@ from services.identity.api.staff import StaffAuthApi
 from services.identity.api.support import PasswordGate
 from services.identity.api.team import TeamApi
 from services.identity.api.two_factor import TwoFactorApi
+from services.identity.api.workspace import WorkspaceApi
+from services.identity.domain.logos import LogoStorage
 from services.identity.domain.passwords import PasswordHasher
 from services.identity.events import billing as billing_events
 from services.kit.config import setting, setting_float, setting_int
@@ -49,6 +53,11 @@ def register(server: grpc.aio.Server, ctx: ServiceContext) -> None:
     api_tokens_pb2_grpc.add_ApiTokensServicer_to_server(ApiTokensApi(ctx.db), server)
     team = TeamApi(ctx.db, passwords, box, setting("PLIXA_PANEL_URL", "http://127.0.0.1:3000"))
     team_pb2_grpc.add_TeamServicer_to_server(team, server)
+    storage = LogoStorage(Path(setting("PLIXA_STORAGE_DIR", "var/storage")))
+    public_url = setting("PLIXA_PUBLIC_URL", "http://127.0.0.1:8000")
+    workspace_pb2_grpc.add_WorkspaceServicer_to_server(
+        WorkspaceApi(ctx.db, storage, public_url), server
+    )
     availability_pb2_grpc.add_AvailabilityServicer_to_server(
         AvailabilityApi(ctx.db, heartbeat_timeout()), server
     )

@@ -18,6 +18,8 @@ class Tenant:
     tax_id: str | None = None
     require_two_factor: bool = False
     agent_restricted_to_own_conversations: bool = False
+    currency: str = "USD"
+    logo_key: str | None = None
 
 
 @dataclass(frozen=True)

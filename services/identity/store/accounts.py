@@ -25,6 +25,8 @@ def _tenant(row: Any) -> Tenant:
         tax_id=row.tax_id,
         require_two_factor=row.require_two_factor,
         agent_restricted_to_own_conversations=row.agent_restricted_to_own_conversations,
+        currency=row.currency,
+        logo_key=row.logo_key,
     )
 
 
@@ -118,6 +120,14 @@ async def count_members(uow: UnitOfWork, tenant_id: int) -> int:
 async def delete_user(uow: UnitOfWork, user_id: int) -> None:
     """Their tokens and recovery codes go with them (ON DELETE CASCADE)."""
     await uow.conn.execute(uow.scope.delete(users).where(users.c.id == user_id))
+
+
+async def tenant_with_logo(uow: UnitOfWork, logo_key: str) -> Tenant | None:
+    """Logos are public by their unguessable key; no member is signed in to fetch one."""
+    row = (
+        await uow.conn.execute(select(tenants).where(tenants.c.logo_key == logo_key))
+    ).one_or_none()
+    return _tenant(row) if row else None
 
 
 async def get_tenant(uow: UnitOfWork, tenant_id: int) -> Tenant | None:

@@ -32,6 +32,8 @@ tenants = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("require_two_factor", Boolean, nullable=False),
     Column("agent_restricted_to_own_conversations", Boolean, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("logo_key", Text),
 )
 
 users = Table(
