@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 
 from plixa.identity.v1 import (
+    account_pb2_grpc,
     api_tokens_pb2_grpc,
     availability_pb2_grpc,
     identity_pb2_grpc,
@@ -20,6 +21,7 @@ from plixa.identity.v1 import (
     two_factor_pb2_grpc,
     workspace_pb2_grpc,
 )
+from services.identity.api.account import AccountApi, carry_out_deletions_forever
 from services.identity.api.api_tokens import ApiTokensApi
 from services.identity.api.availability import AvailabilityApi, sweep_silent_members_forever
 from services.identity.api.identity import IdentityApi
@@ -58,6 +60,10 @@ def register(server: grpc.aio.Server, ctx: ServiceContext) -> None:
     workspace_pb2_grpc.add_WorkspaceServicer_to_server(
         WorkspaceApi(ctx.db, storage, public_url), server
     )
+    account_pb2_grpc.add_AccountServicer_to_server(
+        AccountApi(ctx.db, gate, timedelta(days=setting_int("PLIXA_DELETION_GRACE_DAYS", 14))),
+        server,
+    )
     availability_pb2_grpc.add_AvailabilityServicer_to_server(
         AvailabilityApi(ctx.db, heartbeat_timeout()), server
     )
@@ -71,7 +77,10 @@ def heartbeat_timeout() -> timedelta:
 
 def jobs(ctx: ServiceContext) -> list[Coroutine[Any, Any, None]]:
     every = setting_float("PLIXA_IDENTITY_SWEEP_SECONDS", 15.0)
-    return [sweep_silent_members_forever(ctx.db, heartbeat_timeout(), every)]
+    return [
+        sweep_silent_members_forever(ctx.db, heartbeat_timeout(), every),
+        carry_out_deletions_forever(ctx.db, every),
+    ]
 
 
 app = ServiceApp(

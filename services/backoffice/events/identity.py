@@ -26,10 +26,20 @@ async def record_registered_tenant(uow: UnitOfWork, msg: Msg) -> None:
     )
 
 
+async def forget_erased_tenant(uow: UnitOfWork, msg: Msg) -> None:
+    event = events_pb2.TenantErased.FromString(msg.data)
+    await tenant_directory.remove_tenant(uow.conn, event.tenant_id)
+
+
 SUBSCRIPTIONS = [
     Subscription(
         durable="backoffice-tenant-directory",
         subject="identity.user.registered",
         handler=record_registered_tenant,
-    )
+    ),
+    Subscription(
+        durable="backoffice-tenant-erasure",
+        subject="identity.tenant.erased",
+        handler=forget_erased_tenant,
+    ),
 ]

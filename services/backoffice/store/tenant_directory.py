@@ -21,6 +21,10 @@ tenant_directory = Table(
 )
 
 
+async def remove_tenant(conn: AsyncConnection, tenant_id: int) -> None:
+    await conn.execute(tenant_directory.delete().where(tenant_directory.c.tenant_id == tenant_id))
+
+
 async def add_tenant(
     conn: AsyncConnection,
     *,

@@ -34,6 +34,8 @@ class User:
     two_factor_secret: str | None = None  # sealed (encrypted), never plain
     two_factor_enabled_at: datetime | None = None
     two_factor_last_step: int | None = None
+    deletion_requested_at: datetime | None = None
+    deletion_scheduled_for: datetime | None = None
 
     @property
     def two_factor_enabled(self) -> bool:

@@ -42,6 +42,8 @@ def _user(row: Any) -> User:
         two_factor_secret=row.two_factor_secret,
         two_factor_enabled_at=row.two_factor_enabled_at,
         two_factor_last_step=row.two_factor_last_step,
+        deletion_requested_at=row.deletion_requested_at,
+        deletion_scheduled_for=row.deletion_scheduled_for,
     )
 
 
@@ -128,6 +130,27 @@ async def tenant_with_logo(uow: UnitOfWork, logo_key: str) -> Tenant | None:
         await uow.conn.execute(select(tenants).where(tenants.c.logo_key == logo_key))
     ).one_or_none()
     return _tenant(row) if row else None
+
+
+async def claim_due_deletions(uow: UnitOfWork, now: datetime, limit: int = 20) -> list[User]:
+    """Deletions whose grace period ended, across tenants; locked so one replica takes each."""
+    query = (
+        select(users)
+        .where(users.c.deletion_scheduled_for <= now)
+        .order_by(users.c.deletion_scheduled_for)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [_user(r) for r in await uow.conn.execute(query)]
+
+
+async def erase_user(uow: UnitOfWork, tenant_id: int, user_id: int) -> None:
+    await uow.conn.execute(uow.scope_of(tenant_id).delete(users).where(users.c.id == user_id))
+
+
+async def erase_tenant(uow: UnitOfWork, tenant_id: int) -> None:
+    """Members, tokens, invitations and entitlements go with it (ON DELETE CASCADE)."""
+    await uow.conn.execute(tenants.delete().where(tenants.c.id == tenant_id))
 
 
 async def get_tenant(uow: UnitOfWork, tenant_id: int) -> Tenant | None:

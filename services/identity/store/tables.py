@@ -53,6 +53,8 @@ users = Table(
     Column("is_available", Boolean, nullable=False),
     Column("last_heartbeat_at", DateTime(timezone=True)),
     Column("announced_status", Text, nullable=False),
+    Column("deletion_requested_at", DateTime(timezone=True)),
+    Column("deletion_scheduled_for", DateTime(timezone=True)),
 )
 
 recovery_codes = Table(

@@ -1,0 +1,66 @@
+"""The Account servicer (deletion requests) and the job that carries deletions out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import grpc
+from google.protobuf import empty_pb2
+
+from plixa.identity.v1 import account_pb2, account_pb2_grpc
+from services.identity.api.api_tokens import stamp
+from services.identity.api.support import PasswordGate
+from services.identity.domain import deletion
+from services.kit.db import Database
+from services.kit.principal import ANONYMOUS
+
+log = logging.getLogger("plixa.identity.deletion")
+
+
+def to_proto(state: deletion.DeletionState) -> account_pb2.AccountDeletion:
+    return account_pb2.AccountDeletion(
+        scheduled=state.scheduled,
+        scope=state.scope,
+        requested_at=stamp(state.requested_at),
+        scheduled_for=stamp(state.scheduled_for),
+    )
+
+
+class AccountApi(account_pb2_grpc.AccountServicer):
+    def __init__(self, db: Database, gate: PasswordGate, grace: timedelta) -> None:
+        self.db = db
+        self.gate = gate
+        self.grace = grace
+
+    async def GetAccountDeletion(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> account_pb2.AccountDeletion:
+        return to_proto(deletion.state_of(await self.gate.current_user()))
+
+    async def RequestAccountDeletion(
+        self,
+        request: account_pb2.RequestAccountDeletionRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> account_pb2.AccountDeletion:
+        user = await self.gate.confirm(request.password)
+        async with self.db.unit_of_work() as uow:
+            return to_proto(await deletion.request(uow, user, self.grace))
+
+    async def CancelAccountDeletion(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> account_pb2.AccountDeletion:
+        user = await self.gate.current_user()
+        async with self.db.unit_of_work() as uow:
+            return to_proto(await deletion.cancel(uow, user))
+
+
+async def carry_out_deletions_forever(db: Database, every: float) -> None:
+    while True:
+        try:
+            async with db.unit_of_work(ANONYMOUS) as uow:
+                await deletion.carry_out_due(uow)
+        except Exception:
+            log.exception("deletion job failed; retrying")
+        await asyncio.sleep(every)
