@@ -15,6 +15,7 @@ from plixa.identity.v1 import (
     availability_pb2_grpc,
     identity_pb2_grpc,
     internal_pb2_grpc,
+    onboarding_pb2_grpc,
     security_pb2_grpc,
     staff_pb2_grpc,
     team_pb2_grpc,
@@ -26,12 +27,15 @@ from services.identity.api.api_tokens import ApiTokensApi
 from services.identity.api.availability import AvailabilityApi, sweep_silent_members_forever
 from services.identity.api.identity import IdentityApi
 from services.identity.api.internal import IdentityInternalApi
+from services.identity.api.onboarding import OnboardingApi
 from services.identity.api.security import SecurityApi
 from services.identity.api.staff import StaffAuthApi
 from services.identity.api.support import PasswordGate
 from services.identity.api.team import TeamApi
 from services.identity.api.two_factor import TwoFactorApi
 from services.identity.api.workspace import WorkspaceApi
+from services.identity.clients.onboarding import OnboardingClient
+from services.identity.domain import onboarding
 from services.identity.domain.logos import LogoStorage
 from services.identity.domain.passwords import PasswordHasher
 from services.identity.events import billing as billing_events
@@ -59,6 +63,9 @@ def register(server: grpc.aio.Server, ctx: ServiceContext) -> None:
     public_url = setting("PLIXA_PUBLIC_URL", "http://127.0.0.1:8000")
     workspace_pb2_grpc.add_WorkspaceServicer_to_server(
         WorkspaceApi(ctx.db, storage, public_url), server
+    )
+    onboarding_pb2_grpc.add_OnboardingChecklistServicer_to_server(
+        OnboardingApi(ctx.db, OnboardingClient(onboarding.REMOTE_SERVICES)), server
     )
     account_pb2_grpc.add_AccountServicer_to_server(
         AccountApi(ctx.db, gate, timedelta(days=setting_int("PLIXA_DELETION_GRACE_DAYS", 14))),

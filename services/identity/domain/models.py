@@ -20,6 +20,7 @@ class Tenant:
     agent_restricted_to_own_conversations: bool = False
     currency: str = "USD"
     logo_key: str | None = None
+    onboarding_dismissed_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ def _tenant(row: Any) -> Tenant:
         agent_restricted_to_own_conversations=row.agent_restricted_to_own_conversations,
         currency=row.currency,
         logo_key=row.logo_key,
+        onboarding_dismissed_at=row.onboarding_dismissed_at,
     )
 
 

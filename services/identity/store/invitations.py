@@ -32,6 +32,11 @@ async def find_by_token_hash(uow: UnitOfWork, token_hash: bytes) -> Any | None:
     return (await uow.conn.execute(query)).one_or_none()
 
 
+async def any_sent(uow: UnitOfWork) -> bool:
+    query = uow.scope.select(invitations, invitations.c.id).limit(1)
+    return (await uow.conn.scalar(query)) is not None
+
+
 async def count_pending(uow: UnitOfWork, tenant_id: int, now: datetime) -> int:
     query = (
         uow.scope_of(tenant_id)

@@ -34,6 +34,7 @@ tenants = Table(
     Column("agent_restricted_to_own_conversations", Boolean, nullable=False),
     Column("currency", Text, nullable=False),
     Column("logo_key", Text),
+    Column("onboarding_dismissed_at", DateTime(timezone=True)),
 )
 
 users = Table(
