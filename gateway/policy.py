@@ -29,6 +29,8 @@ def enforce(rule: options_pb2.Route, verb: str, principal: Principal | None) -> 
                 "Complete the two-factor challenge at POST /v1/auth/2fa-challenge first.",
             )
         raise GatewayError(403, "FORBIDDEN", "There is no two-factor challenge to complete.")
+    if rule.two_factor_challenge:
+        return  # a challenge token carries no abilities: it opens this route and nothing else
     if principal.tenant_status == "suspended" and not rule.allowed_when_suspended:
         raise GatewayError(403, "TENANT_SUSPENDED", "This workspace is suspended.")
     if (
