@@ -1,5 +1,9 @@
 """Fixed-window rate limits shared by every gateway replica, kept in a NATS JetStream KV bucket
-and incremented with compare-and-set, so the limit holds however many gateways run."""
+and incremented with compare-and-set, so the limit holds however many gateways run.
+
+A replica may reserve a few tokens per write while much of the budget is left (at most a tenth
+of it): reserved tokens count as used for every replica, so the limit still holds; near the
+limit every request is one compare-and-set."""
 
 from __future__ import annotations
 
@@ -22,7 +26,16 @@ from services.kit.messaging import NatsLink
 log = logging.getLogger("plixa.gateway.ratelimit")
 BUCKET = "plixa_rate_limits"
 MAX_CAS_TRIES = 8
+MAX_BATCH = 20  # at most this many tokens reserved per round trip
+BATCH_SHARE = 10  # and at most a tenth of what is left in the window
 UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+@dataclass
+class _Slot:
+    count: int  # the shared count after this replica's last write (reserved tokens included)
+    revision: int | None
+    spare: int = 0  # tokens reserved by this replica and not used yet
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,14 @@ class RateLimiter:
         self.nats = nats
         self.limits = limits
         self._kv: KeyValue | None = None
+        # What this replica last wrote per key: the next request tries its compare-and-set
+        # straight away (one round trip) and re-reads only when it lost a race.
+        self._known: dict[str, _Slot] = {}
+
+    def _remember(self, key: str, slot: _Slot) -> None:
+        if len(self._known) > 50_000:
+            self._known.clear()  # old windows' keys; bounded memory
+        self._known[key] = slot
 
     async def _bucket(self) -> KeyValue:
         if self._kv is None:
@@ -73,22 +94,34 @@ class RateLimiter:
         if not self.nats.client or not self.nats.client.is_connected:
             # Fail open: a NATS outage must not take the API down with it.
             return Decision(True, limit.requests, limit.requests, reset)
+        slot = self._known.get(key)
+        if slot is not None and slot.spare > 0:  # a token this replica reserved earlier
+            slot.spare -= 1
+            return Decision(True, limit.requests, limit.requests - slot.count + slot.spare, reset)
         kv = await self._bucket()
         for _ in range(MAX_CAS_TRIES):
-            try:
-                entry = await kv.get(key)
-                count, revision = int(entry.value or b"0"), entry.revision
-            except (KeyNotFoundError, KeyDeletedError):
-                count, revision = 0, None
-            if count >= limit.requests:
+            if slot is None:
+                try:
+                    entry = await kv.get(key)
+                    slot = _Slot(int(entry.value or b"0"), entry.revision)
+                except (KeyNotFoundError, KeyDeletedError):
+                    slot = _Slot(0, None)
+            count = slot.count
+            if count >= limit.requests:  # counts only grow within a window: no need to re-read
                 return Decision(False, limit.requests, 0, reset)
+            # Reserve a few tokens at once while the budget is large, so most requests need no
+            # round trip; near the limit each request takes exactly one.
+            batch = max(1, min(MAX_BATCH, (limit.requests - count) // BATCH_SHARE))
             try:
-                if revision is None:
-                    await kv.create(key, b"1")
+                value = str(count + batch).encode()
+                if slot.revision is None:
+                    revision = await kv.create(key, value)
                 else:
-                    await kv.update(key, str(count + 1).encode(), last=revision)
+                    revision = await kv.update(key, value, last=slot.revision)
             except (KeyWrongLastSequenceError, BadRequestError):
-                continue  # another request won the race: re-read and retry
+                slot = None  # another request or replica counted meanwhile: re-read and retry
+                continue
+            self._remember(key, _Slot(count + batch, revision, spare=batch - 1))
             return Decision(True, limit.requests, limit.requests - count - 1, reset)
         log.warning("rate limit contention on %s: letting the request through", key)
         return Decision(True, limit.requests, 0, reset)
