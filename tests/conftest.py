@@ -108,29 +108,20 @@ def sql(stack: Stack, query: str, *args: Any) -> list[Any]:
 
 
 # PLANS.md, as billing will announce it (the tests stand in for billing until it lands).
+_PROFESSIONAL = [
+    "ai_replies",
+    "broadcasts",
+    "custom_fields",
+    "auto_assignment",
+    "flows",
+    "scheduling",
+    "booking_deposits",
+    "webhooks",
+]
 PLAN_FEATURES = {
     "starter": ["flows", "scheduling"],
-    "professional": [
-        "ai_replies",
-        "broadcasts",
-        "custom_fields",
-        "auto_assignment",
-        "flows",
-        "scheduling",
-        "booking_deposits",
-        "webhooks",
-    ],
-    "business": [
-        "ai_replies",
-        "broadcasts",
-        "custom_fields",
-        "auto_assignment",
-        "flows",
-        "scheduling",
-        "booking_deposits",
-        "webhooks",
-        "api_access",
-    ],
+    "professional": _PROFESSIONAL,
+    "business": [*_PROFESSIONAL, "api_access"],
 }
 PLAN_LIMITS = {
     "starter": {"seats": 3, "whatsapp_numbers": 1, "ai_tokens_per_month": 0},

@@ -1,11 +1,15 @@
 """deploy/ agrees with the code: every service has its manifests on its port, every setting the
-code reads is declared, each service sees only its own database login, and only the gateway (and
-declared internal callers) reach a service's gRPC port."""
+code reads is declared (and given to each process whose code reads it), each service sees only
+its own database login, secrets come only from the Secret, and only the gateway (and the services
+the code shows calling another service) reach a service's gRPC port.
+
+No cluster and no database: the manifests are read with PyYAML and the code with `ast`."""
 
 from __future__ import annotations
 
+import ast
 import re
-from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +18,109 @@ import yaml
 
 from services.identity.domain.onboarding import REMOTE_SERVICES
 from services.kit.config import SERVICE_PORTS
+from services.kit.messaging import stream_name
+
+Manifest = dict[str, Any]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
-SETTING_CALL = re.compile(r"setting(?:_int|_float)?\(\s*(f?)\"(PLIXA_[^\"]+)\"")
-# Services other services call over gRPC (beyond the gateway).
-INTERNAL_CALLERS = {service: {"identity"} for service in REMOTE_SERVICES}
+CODE_FOLDERS = ("gateway", "services")
+NAMESPACE = "plixa"
+IMAGE = "plixa/backend:latest"
+CONFIG_MAP = "plixa-config"
+SECRET = "plixa-secrets"
+SECRETS_EXAMPLE = DEPLOY / "secrets.example.yaml"
+KUSTOMIZATION = DEPLOY / "kustomization.yaml"
+MIGRATIONS_JOB = "plixa-migrations"
+GATEWAY_PORT = 8000
+DRAIN_SECONDS = 10.0  # the gateway's and the services' graceful shutdown
+NAME_LABEL = "app.kubernetes.io/name"
+PART_OF = {"app.kubernetes.io/part-of": "plixa"}
+
+ENV_NAME = re.compile(r"PLIXA_[A-Z0-9_]+")
+SECRET_WORDS = ("SECRET", "PASSWORD", "DATABASE_URL", "KEY")
+ADMIN_URL = "PLIXA_DATABASE_URL"  # the migrations Job's; services read it only as a fallback
+SERVICE_LOGIN = re.compile(
+    rf"PLIXA_(?:{'|'.join(s.upper() for s in SERVICE_PORTS)})_(?:DATABASE_URL|DB_PASSWORD)"
+)
+# PLIXA_ literals in the code that are not environment variables.
+NOT_SETTINGS = frozenset(stream_name(s) for s in SERVICE_PORTS)  # NATS stream names
+# Who calls a service over gRPC besides the gateway: callee -> callers.
+INTERNAL_CALLERS: dict[str, set[str]] = {service: {"identity"} for service in REMOTE_SERVICES}
+# Code that opens a gRPC channel to another service.
+CHANNEL_CALLS = frozenset({"service_address", "insecure_channel", "secure_channel"})
 
 
-def documents() -> Iterator[tuple[Path, dict[str, Any]]]:
-    for path in sorted(DEPLOY.rglob("*.yaml")):
-        if path.name == "secrets.example.yaml":
-            continue
-        for doc in yaml.safe_load_all(path.read_text()):
-            if doc:
-                yield path, doc
+# --- the manifests -----------------------------------------------------------------------------
 
 
-def by_kind(kind: str) -> dict[str, dict[str, Any]]:
-    return {doc["metadata"]["name"]: doc for _, doc in documents() if doc["kind"] == kind}
+def manifest_files() -> list[Path]:
+    """The resources to apply (the Secret's example and the kustomization aside)."""
+    return sorted(p for p in DEPLOY.rglob("*.yaml") if p not in (SECRETS_EXAMPLE, KUSTOMIZATION))
+
+
+@cache
+def documents() -> tuple[Manifest, ...]:
+    docs: list[Manifest] = []
+    for path in manifest_files():
+        docs += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return tuple(docs)
+
+
+def by_kind(kind: str) -> dict[str, Manifest]:
+    return {doc["metadata"]["name"]: doc for doc in documents() if doc["kind"] == kind}
+
+
+def pod_spec(workload: Manifest) -> Manifest:
+    spec: Manifest = workload["spec"]["template"]["spec"]
+    return spec
+
+
+def container(workload: Manifest) -> Manifest:
+    [only] = pod_spec(workload)["containers"]
+    return only
+
+
+def env_entries(workload: Manifest) -> dict[str, Manifest]:
+    return {e["name"]: e for c in pod_spec(workload)["containers"] for e in c.get("env", [])}
+
+
+def config_data() -> dict[str, str]:
+    data: dict[str, str] = by_kind("ConfigMap")[CONFIG_MAP]["data"]
+    return data
+
+
+def available_env(workload: Manifest) -> set[str]:
+    """What a workload's process sees: its env entries and the ConfigMaps it takes whole."""
+    names = set(env_entries(workload))
+    config_maps = by_kind("ConfigMap")
+    for c in pod_spec(workload)["containers"]:
+        for source in c.get("envFrom", []):
+            ref = source.get("configMapRef", {}).get("name")
+            if ref is not None:
+                names |= set(config_maps[ref]["data"])
+    return names
+
+
+def declared_env() -> set[str]:
+    names = set(config_data())
+    for kind in ("Deployment", "Job"):
+        for workload in by_kind(kind).values():
+            names |= set(env_entries(workload))
+    return names
+
+
+def secret_example_keys() -> set[str]:
+    [example] = [d for d in yaml.safe_load_all(SECRETS_EXAMPLE.read_text()) if d]
+    assert example["kind"] == "Secret" and example["metadata"]["name"] == SECRET
+    return set(example["stringData"])
+
+
+def deployment_names() -> list[str]:
+    return sorted(by_kind("Deployment"))
+
+
+# --- the code ----------------------------------------------------------------------------------
 
 
 def service_folders() -> list[str]:
@@ -41,79 +129,230 @@ def service_folders() -> list[str]:
     )
 
 
-def settings_read_by_code() -> set[str]:
-    names: set[str] = set()
-    for folder in ("gateway", "services"):
+@cache
+def modules() -> dict[str, Path]:
+    """Dotted module name -> file, for the code under gateway/ and services/ (tests aside)."""
+    found: dict[str, Path] = {}
+    for folder in CODE_FOLDERS:
         for path in (ROOT / folder).rglob("*.py"):
-            if "tests" in path.parts:
+            relative = path.relative_to(ROOT)
+            if "tests" in relative.parts:
                 continue
-            for is_template, name in SETTING_CALL.findall(path.read_text()):
-                if is_template and "{" in name:
-                    names |= {re.sub(r"\{[^}]*\}", s.upper(), name) for s in SERVICE_PORTS}
-                else:
-                    names.add(name)
-    return names
+            parts = list(relative.with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            found[".".join(parts)] = path
+    return found
 
 
-def container(deployment: dict[str, Any]) -> dict[str, Any]:
-    [only] = deployment["spec"]["template"]["spec"]["containers"]
-    return only
+@cache
+def syntax(module: str) -> ast.Module:
+    path = modules()[module]
+    return ast.parse(path.read_text(), filename=str(path))
 
 
-def declared_env() -> set[str]:
-    names: set[str] = set(by_kind("ConfigMap")["plixa-config"]["data"])
-    for kind in ("Deployment", "Job"):
-        for doc in by_kind(kind).values():
-            for c in doc["spec"]["template"]["spec"]["containers"]:
-                names |= {e["name"] for e in c.get("env", [])}
-    return names
+def with_parents(dotted: str) -> set[str]:
+    parts = dotted.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+
+
+@cache
+def imports_of(module: str) -> frozenset[str]:
+    package = module if modules()[module].name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(syntax(module)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found |= with_parents(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            found |= with_parents(base)
+            found |= {f"{base}.{alias.name}" for alias in node.names}  # submodules
+    return frozenset(found & set(modules()))
+
+
+def reachable(entry: str) -> set[str]:
+    """Every module of ours a process started with `python -m <entry>` may import."""
+    start = f"{entry}.__main__" if f"{entry}.__main__" in modules() else entry
+    seen: set[str] = set()
+    todo = [m for m in with_parents(start) if m in modules()]
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo += imports_of(module) - seen
+    return seen
+
+
+def string_template(node: ast.expr) -> str | None:
+    """A string literal's text; an f-string's placeholders become `{}`."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(str(v.value) if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    return None
+
+
+@cache
+def settings_in(module: str) -> frozenset[str]:
+    """The PLIXA_ names a module spells out; `{...}` stands for each service's name."""
+    tree = syntax(module)
+    fragments = {
+        id(v) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for v in node.values
+    }
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in fragments or not isinstance(node, ast.expr):
+            continue
+        template = string_template(node)
+        if template is None or not template.startswith("PLIXA_"):
+            continue
+        expanded = {template.replace("{}", s.upper()) for s in SERVICE_PORTS}
+        names |= {name for name in expanded if ENV_NAME.fullmatch(name)}
+    return frozenset(names - NOT_SETTINGS)
+
+
+def settings_read_by_code() -> set[str]:
+    return set().union(*(settings_in(m) for m in modules()))
+
+
+def settings_read_by(entry: str) -> set[str]:
+    return set().union(*(settings_in(m) for m in reachable(entry)))
+
+
+def entry_module(workload: Manifest) -> str:
+    python, flag, entry = container(workload)["command"]
+    assert (python, flag) == ("python", "-m")
+    return str(entry)
+
+
+def services_opening_channels() -> set[str]:
+    callers: set[str] = set()
+    for module in modules():
+        parts = module.split(".")
+        if parts[0] != "services" or len(parts) < 2 or parts[1] == "kit":
+            continue
+        for node in ast.walk(syntax(module)):
+            if isinstance(node, ast.Call):
+                func = node.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if called in CHANNEL_CALLS:
+                    callers.add(parts[1])
+    return callers
+
+
+# --- every service has its manifests -----------------------------------------------------------
 
 
 def test_every_service_folder_has_its_manifests() -> None:
-    assert service_folders() == sorted(SERVICE_PORTS)
+    assert service_folders() == sorted(SERVICE_PORTS), "a service folder without a port (or back)"
     deployments, services = by_kind("Deployment"), by_kind("Service")
     hpas, pdbs = by_kind("HorizontalPodAutoscaler"), by_kind("PodDisruptionBudget")
     policies = by_kind("NetworkPolicy")
     for name in [*service_folders(), "gateway"]:
-        assert name in deployments and name in services and name in hpas and name in pdbs, name
-        assert hpas[name]["spec"]["scaleTargetRef"]["name"] == name
+        for kind, found in [
+            ("Deployment", deployments),
+            ("Service", services),
+            ("HorizontalPodAutoscaler", hpas),
+            ("PodDisruptionBudget", pdbs),
+        ]:
+            assert name in found, f"{name} has no {kind}"
     for name in service_folders():
-        assert f"{name}-grpc" in policies, name
+        assert f"{name}-grpc" in policies, f"{name} has no NetworkPolicy"
+    assert set(deployments) == {*service_folders(), "gateway"}, "a Deployment runs no known code"
 
 
 @pytest.mark.parametrize("name", sorted(SERVICE_PORTS))
 def test_service_ports_commands_and_probes_match_the_code(name: str) -> None:
     port = SERVICE_PORTS[name]
-    deployment = by_kind("Deployment")[name]
-    c = container(deployment)
+    c = container(by_kind("Deployment")[name])
     assert c["command"] == ["python", "-m", f"services.{name}"]
     assert [p["containerPort"] for p in c["ports"]] == [port]
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         assert c[probe]["grpc"]["port"] == port, probe
-    assert c["resources"]["requests"] and c["resources"]["limits"]
-    assert c["securityContext"]["readOnlyRootFilesystem"] is True
-    spec = deployment["spec"]["template"]["spec"]
-    assert spec["terminationGracePeriodSeconds"] > 10  # longer than the drain
     [svc_port] = by_kind("Service")[name]["spec"]["ports"]
     assert svc_port["port"] == port
+    assert svc_port["targetPort"] in (port, *(p.get("name") for p in c["ports"]))
 
 
-def test_the_gateway_has_http_probes() -> None:
+def test_the_gateway_serves_http_with_http_probes() -> None:
     c = container(by_kind("Deployment")["gateway"])
     assert c["command"] == ["python", "-m", "gateway"]
-    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 8000}
-    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 8000}
+    assert [p["containerPort"] for p in c["ports"]] == [GATEWAY_PORT]
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": GATEWAY_PORT}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": GATEWAY_PORT}
+    [svc_port] = by_kind("Service")["gateway"]["spec"]["ports"]
+    assert svc_port["port"] == GATEWAY_PORT
+    assert config_data()["PLIXA_GATEWAY_PORT"] == str(GATEWAY_PORT)
+    assert config_data()["PLIXA_GATEWAY_HOST"] == "0.0.0.0"
+
+
+@pytest.mark.parametrize("name", deployment_names())
+def test_deployments_follow_the_conventions(name: str) -> None:
+    deployment = by_kind("Deployment")[name]
+    labels = {NAME_LABEL: name, **PART_OF}
+    assert labels.items() <= deployment["metadata"]["labels"].items()
+    assert labels.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert deployment["spec"]["selector"]["matchLabels"] == {NAME_LABEL: name}
+    spec = pod_spec(deployment)
+    c = container(deployment)
+    assert c["image"] == IMAGE
+    for bound in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(c["resources"][bound]), bound
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    drain = max(DRAIN_SECONDS, float(config_data()["PLIXA_SHUTDOWN_GRACE_SECONDS"]))
+    assert spec["terminationGracePeriodSeconds"] > drain
+    assert {"configMapRef": {"name": CONFIG_MAP}} in c["envFrom"]
+
+
+@pytest.mark.parametrize("name", deployment_names())
+def test_service_hpa_and_pdb_select_the_deployment(name: str) -> None:
+    service = by_kind("Service")[name]
+    assert service["spec"]["selector"] == {NAME_LABEL: name}
+    hpa = by_kind("HorizontalPodAutoscaler")[name]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    target = hpa["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", name)
+    assert 2 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+    assert hpa["spec"]["metrics"]
+    pdb = by_kind("PodDisruptionBudget")[name]
+    assert pdb["apiVersion"] == "policy/v1"
+    assert pdb["spec"]["selector"]["matchLabels"] == {NAME_LABEL: name}
+    assert pdb["spec"]["minAvailable"] < hpa["spec"]["minReplicas"], "a node could never drain"
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+def test_the_scan_finds_settings() -> None:
+    read = settings_read_by_code()
+    # plain, templated per service, and not a NATS stream name: the scan itself works
+    assert {"PLIXA_INTERNAL_SECRET", "PLIXA_IDENTITY_ADDR", "PLIXA_NOTIFICATIONS_PORT"} <= read
+    assert stream_name("identity") not in read
 
 
 def test_every_setting_the_code_reads_is_declared() -> None:
-    read = settings_read_by_code()
-    assert "PLIXA_INTERNAL_SECRET" in read and "PLIXA_IDENTITY_ADDR" in read  # the scan works
-    missing = read - declared_env()
-    assert not missing, f"declare these in deploy/: {sorted(missing)}"
+    missing = settings_read_by_code() - declared_env()
+    assert not missing, f"declare these in deploy/ (config.yaml or an env entry): {sorted(missing)}"
 
 
-def test_addresses_point_at_the_services() -> None:
-    data = by_kind("ConfigMap")["plixa-config"]["data"]
+@pytest.mark.parametrize("name", deployment_names())
+def test_each_process_is_given_what_its_code_reads(name: str) -> None:
+    deployment = by_kind("Deployment")[name]
+    read = settings_read_by(entry_module(deployment))
+    # Database logins are per service: see test_each_service_gets_only_its_own_database_login.
+    needed = {n for n in read if n != ADMIN_URL and not SERVICE_LOGIN.fullmatch(n)}
+    missing = needed - available_env(deployment)
+    assert not missing, f"the {name} Deployment lacks {sorted(missing)}"
+
+
+def test_addresses_and_ports_point_at_the_services() -> None:
+    data = config_data()
     for name, port in SERVICE_PORTS.items():
         assert data[f"PLIXA_{name.upper()}_ADDR"] == f"{name}:{port}"
         assert data[f"PLIXA_{name.upper()}_PORT"] == str(port)
@@ -123,49 +362,76 @@ def test_addresses_point_at_the_services() -> None:
 def test_each_service_gets_only_its_own_database_login() -> None:
     deployments = by_kind("Deployment")
     for name in SERVICE_PORTS:
-        env = {e["name"]: e for e in container(deployments[name]).get("env", [])}
-        logins = {n for n in env if n.endswith("_DATABASE_URL")}
-        assert logins == {f"PLIXA_{name.upper()}_DATABASE_URL"}, name
-        assert "secretKeyRef" in env[f"PLIXA_{name.upper()}_DATABASE_URL"]["valueFrom"]
-        assert "PLIXA_DATABASE_URL" not in env
-    gateway_env = {e["name"] for e in container(deployments["gateway"]).get("env", [])}
-    assert not {n for n in gateway_env if "DATABASE" in n}
-    job_env = {
-        e["name"]
-        for e in by_kind("Job")["plixa-migrations"]["spec"]["template"]["spec"]["containers"][0][
-            "env"
-        ]
-    }
-    assert "PLIXA_DATABASE_URL" in job_env
+        env = env_entries(deployments[name])
+        own = f"PLIXA_{name.upper()}_DATABASE_URL"
+        logins = {n for n in available_env(deployments[name]) if "DATABASE_URL" in n}
+        assert logins == {own}, name
+        assert env[own]["valueFrom"]["secretKeyRef"]["name"] == SECRET
+    gateway = available_env(deployments["gateway"])
+    assert not {n for n in gateway if "DATABASE" in n or "DB_PASSWORD" in n}
 
 
-def test_only_the_gateway_and_declared_callers_reach_grpc_ports() -> None:
-    for name, port in SERVICE_PORTS.items():
-        policy = by_kind("NetworkPolicy")[f"{name}-grpc"]["spec"]
-        assert policy["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": name}
-        assert policy["policyTypes"] == ["Ingress"]
-        [rule] = policy["ingress"]
-        assert rule["ports"] == [{"protocol": "TCP", "port": port}]
-        sources = {s["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for s in rule["from"]}
-        assert sources == {"gateway", *INTERNAL_CALLERS.get(name, set())}, name
+def test_the_migrations_job_holds_the_admin_login() -> None:
+    job = by_kind("Job")[MIGRATIONS_JOB]
+    assert container(job)["command"] == ["python", "-m", "services.kit.migrations"]
+    assert container(job)["image"] == IMAGE
+    read = settings_read_by("services.kit.migrations")
+    logins = {n for n in read if n == ADMIN_URL or n.endswith("_DB_PASSWORD")}
+    assert ADMIN_URL in logins
+    env = env_entries(job)
+    assert logins <= set(env), sorted(logins - set(env))
+    for name in logins:
+        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == SECRET, name
 
 
-def test_secrets_hold_no_values_in_the_manifests() -> None:
-    assert by_kind("Secret") == {}
-    for _, doc in documents():
-        for c in doc.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
-            for entry in c.get("env", []):
-                if any(
-                    word in entry["name"] for word in ("SECRET", "PASSWORD", "DATABASE_URL", "KEY")
-                ):
-                    assert "valueFrom" in entry and "value" not in entry, entry["name"]
+def test_secrets_come_only_from_the_secret() -> None:
+    assert by_kind("Secret") == {}, "keep secret values out of deploy/"
+    assert not [k for k in config_data() if any(w in k for w in SECRET_WORDS)]
+    example_keys, used_keys = secret_example_keys(), set()
+    for kind in ("Deployment", "Job"):
+        for workload in by_kind(kind).values():
+            for name, entry in env_entries(workload).items():
+                if any(word in name for word in SECRET_WORDS):
+                    assert "value" not in entry, name
+                    ref = entry["valueFrom"]["secretKeyRef"]
+                    assert ref["name"] == SECRET, name
+                    used_keys.add(ref["key"])
+    assert used_keys == example_keys, "secrets.example.yaml lists exactly the keys used"
+
+
+# --- network -----------------------------------------------------------------------------------
+
+
+def test_internal_callers_are_known() -> None:
+    callers = set().union(*INTERNAL_CALLERS.values())
+    assert services_opening_channels() <= callers, "a service calls another: allow it below"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICE_PORTS))
+def test_only_the_gateway_and_internal_callers_reach_grpc_ports(name: str) -> None:
+    policy = by_kind("NetworkPolicy")[f"{name}-grpc"]
+    assert policy["apiVersion"] == "networking.k8s.io/v1"
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"] == {NAME_LABEL: name}
+    assert spec["policyTypes"] == ["Ingress"]
+    [rule] = spec["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": SERVICE_PORTS[name]}]
+    sources = [source["podSelector"]["matchLabels"] for source in rule["from"]]
+    assert all(set(source) == {NAME_LABEL} for source in sources), "only pod selectors by name"
+    allowed = {"gateway", *INTERNAL_CALLERS.get(name, set())}
+    assert sorted(s[NAME_LABEL] for s in sources) == sorted(allowed)
+
+
+# --- the folder --------------------------------------------------------------------------------
+
+
+def test_everything_lives_in_the_namespace() -> None:
+    assert set(by_kind("Namespace")) == {NAMESPACE}
+    for doc in documents():
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"].get("namespace") == NAMESPACE, doc["metadata"]["name"]
 
 
 def test_kustomization_lists_every_manifest() -> None:
-    listed = set(yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())["resources"])
-    present = {
-        str(p.relative_to(DEPLOY))
-        for p in DEPLOY.rglob("*.yaml")
-        if p.name not in ("kustomization.yaml", "secrets.example.yaml")
-    }
-    assert listed == present
+    listed = yaml.safe_load(KUSTOMIZATION.read_text())["resources"]
+    assert sorted(listed) == sorted(str(p.relative_to(DEPLOY)) for p in manifest_files())

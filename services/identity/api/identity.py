@@ -52,11 +52,9 @@ class IdentityApi(identity_pb2_grpc.IdentityServicer):
     ) -> identity_pb2.AuthSession:
         async with self.db.unit_of_work() as uow:
             user = await accounts.load_for_login(uow, request.email)
-        if user is None:
-            await self.passwords.verify_nothing(request.password)
-            password_ok = False
-        else:
-            password_ok = await self.passwords.verify(request.password, user.password_hash)
+        password_ok = await self.passwords.verify_account(
+            request.password, user.password_hash if user else None
+        )
         async with self.db.unit_of_work() as uow:
             session = await accounts.complete_login(uow, user, request.email, password_ok)
         if session is None:  # raised after the commit, so the failure counts

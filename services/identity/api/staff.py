@@ -26,11 +26,9 @@ class StaffAuthApi(staff_pb2_grpc.StaffAuthServicer):
     ) -> staff_pb2.StaffSession:
         async with self.db.unit_of_work() as uow:
             staff = await staff_domain.load_for_login(uow, request.email)
-        if staff is None:
-            await self.passwords.verify_nothing(request.password)
-            password_ok = False
-        else:
-            password_ok = await self.passwords.verify(request.password, staff.password_hash)
+        password_ok = await self.passwords.verify_account(
+            request.password, staff.password_hash if staff else None
+        )
         async with self.db.unit_of_work() as uow:
             session = await staff_domain.complete_login(uow, staff, request.email, password_ok)
         if session is None:  # raised after the commit, so the failure counts

@@ -54,6 +54,13 @@ class PasswordHasher:
             )
         return hmac.compare_digest(candidate, encoded)
 
+    async def verify_account(self, password: str, password_hash: str | None) -> bool:
+        """Checks a sign-in; a missing account (None) costs the same time and fails."""
+        if password_hash is None:
+            await self.verify_nothing(password)
+            return False
+        return await self.verify(password, password_hash)
+
     async def verify_nothing(self, password: str) -> None:
         """Spends the same time as a real check, so an unknown email is not faster to refuse."""
         await self.verify(password, self._dummy)
