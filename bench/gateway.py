@@ -79,15 +79,39 @@ async def measure(name: str, call: Call, args: argparse.Namespace) -> Figures:
     return Figures(name, p50, p99, rps)
 
 
-def http_call(client: httpx.AsyncClient, token: str) -> Call:
-    headers = {"Authorization": f"Bearer {token}"}
+class KeepAliveClient:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams, one connection per concurrent
+    caller, so the figures measure the servers rather than a client library's Python overhead
+    (B's gRPC client is C code)."""
 
-    async def call() -> None:
-        response = await client.get("/v1/me", headers=headers)
-        if response.status_code != 200:
-            raise RuntimeError(f"{response.status_code}: {response.text}")
+    def __init__(self, base_url: str, path: str, token: str) -> None:
+        host, _, port = base_url.removeprefix("http://").partition(":")
+        self.host, self.port = host, int(port)
+        self.request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n"
+        ).encode()
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
-    return call
+    async def get(self) -> None:
+        if self._idle:
+            reader, writer = self._idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+        writer.write(self.request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        body = await reader.readexactly(length)
+        if status != 200:
+            raise RuntimeError(f"{status}: {body[:200]!r}")
+        self._idle.append((reader, writer))
+
+    def close(self) -> None:
+        for _, writer in self._idle:
+            writer.close()
 
 
 async def run(args: argparse.Namespace) -> list[Figures]:
@@ -117,7 +141,9 @@ async def run(args: argparse.Namespace) -> list[Figures]:
             }
             registered = await client.post("/v1/auth/register", json=body)
             token = registered.json()["data"]["token"]
-            full = await measure("A  gateway (HTTP → gRPC)", http_call(client, token), args)
+        gateway_client = KeepAliveClient(gateway, "/v1/me", token)
+        full = await measure("A  gateway (HTTP → gRPC)", gateway_client.get, args)
+        gateway_client.close()
 
         address = f"127.0.0.1:{stack.ports['identity']}"
         async with grpc.aio.insecure_channel(address) as channel:
@@ -144,8 +170,9 @@ async def run(args: argparse.Namespace) -> list[Figures]:
         await asyncio.to_thread(
             wait_for, lambda: httpx.get(f"{url}/v1/me", timeout=1).status_code == 401, "baseline"
         )
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-            alone = await measure("C  one FastAPI process", http_call(client, token), args)
+        baseline_client = KeepAliveClient(url, "/v1/me", token)
+        alone = await measure("C  one FastAPI process", baseline_client.get, args)
+        baseline_client.close()
         return [full, straight, alone]
     finally:
         if baseline is not None:

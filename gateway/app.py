@@ -43,6 +43,7 @@ from services.kit.messaging import NatsLink
 log = logging.getLogger("plixa.gateway")
 JSON = "application/json"
 HTTP_BODY = "plixa.common.v1.HttpBody"
+OPENAPI_PATH = "/v1/openapi.json"
 
 
 def envelope(
@@ -97,6 +98,19 @@ class Gateway:
         )
 
     # ── one request ───────────────────────────────────────────────────────────────────────
+
+    async def respond(self, request: Request) -> Response:
+        """Every answer of a /v1 route, failures included, in the envelope."""
+        try:
+            return await self.handle(request, request.state.request_id)
+        except GatewayError as error:
+            return error_response(error)
+        except Exception:
+            log.exception("unhandled gateway error")
+            return envelope(
+                errors=[{"code": "INTERNAL", "message": "Something went wrong on our side."}],
+                status=500,
+            )
 
     async def handle(self, request: Request, request_id: str) -> Response:
         route, params = self.table.match(request.method, request.url.path)
@@ -236,6 +250,22 @@ class Gateway:
         return report["identity"] == "serving" and nats_up, report
 
 
+class ApiRoutes:
+    """Serves /v1 (but the OpenAPI document) from the gateway's own route table."""
+
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/v1/") or path == OPENAPI_PATH:
+            await self.app(scope, receive, send)
+            return
+        response = await self.gateway.respond(Request(scope, receive))
+        await response(scope, receive, send)
+
+
 class RequestContext:
     """Pure ASGI (cheaper than an http middleware): a request id for every response and log line,
     and one structured log line per request."""
@@ -311,6 +341,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.gateway = gateway
+    # /v1 goes straight to the gateway (no per-request FastAPI routing or dependency
+    # resolution: the route table is ours); everything else is FastAPI's.
+    app.add_middleware(ApiRoutes, gateway=gateway)
     app.add_middleware(RequestContext)
 
     @app.get("/healthz")
@@ -325,22 +358,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             status=200 if ready else 503,
         )
 
-    @app.get("/v1/openapi.json")
+    @app.get(OPENAPI_PATH)
     async def openapi() -> Response:
         return Response(json.dumps(gateway.openapi), media_type=JSON)
-
-    @app.api_route("/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    async def v1(request: Request) -> Response:
-        try:
-            return await gateway.handle(request, request.state.request_id)
-        except GatewayError as error:
-            return error_response(error)
-        except Exception:
-            log.exception("unhandled gateway error")
-            return envelope(
-                errors=[{"code": "INTERNAL", "message": "Something went wrong on our side."}],
-                status=500,
-            )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
