@@ -10,11 +10,11 @@ import grpc
 from google.protobuf import empty_pb2
 
 from plixa.identity.v1 import account_pb2, account_pb2_grpc
-from services.identity.api.api_tokens import stamp
 from services.identity.api.support import PasswordGate
 from services.identity.domain import deletion
 from services.kit.db import Database
 from services.kit.principal import ANONYMOUS
+from services.kit.protos import stamp
 
 log = logging.getLogger("plixa.identity.deletion")
 

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import grpc
-from google.protobuf import empty_pb2, timestamp_pb2
+from google.protobuf import empty_pb2
 
 from plixa.identity.v1 import api_tokens_pb2, api_tokens_pb2_grpc
-from services.identity.api.identity import optional
 from services.identity.api.support import send_cache_invalidations
 from services.identity.domain import api_tokens
 from services.kit.db import Database
 from services.kit.principal import require_owner
-
-
-def stamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    result = timestamp_pb2.Timestamp()
-    result.FromDatetime(value)
-    return result
+from services.kit.protos import optional, stamp
 
 
 def token_to_proto(token: api_tokens.ApiToken) -> api_tokens_pb2.ApiToken:

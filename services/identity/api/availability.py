@@ -10,11 +10,10 @@ import grpc
 from google.protobuf import empty_pb2
 
 from plixa.identity.v1 import availability_pb2, availability_pb2_grpc
-from services.identity.api.api_tokens import stamp
-from services.identity.api.identity import optional
 from services.identity.domain import availability
 from services.kit.db import Database
 from services.kit.principal import ANONYMOUS, require_owner, require_user
+from services.kit.protos import optional, stamp
 
 log = logging.getLogger("plixa.identity.availability")
 

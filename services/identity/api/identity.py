@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import grpc
 from google.protobuf import empty_pb2
-from google.protobuf.message import Message
 
 from plixa.identity.v1 import identity_pb2, identity_pb2_grpc
 from services.identity.api.mapping import me_to_proto, session_to_proto, user_to_proto
@@ -16,11 +13,7 @@ from services.identity.domain.credentials import invalid_credentials
 from services.identity.domain.passwords import PasswordHasher
 from services.kit.db import Database
 from services.kit.principal import require_user
-
-
-def optional(message: Message, field: str) -> Any:
-    """A proto3 `optional` field's value, or None when the caller did not send it."""
-    return getattr(message, field) if message.HasField(field) else None
+from services.kit.protos import optional
 
 
 class IdentityApi(identity_pb2_grpc.IdentityServicer):

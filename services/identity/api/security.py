@@ -6,12 +6,12 @@ import grpc
 from google.protobuf import empty_pb2
 
 from plixa.identity.v1 import security_pb2, security_pb2_grpc
-from services.identity.api.identity import optional
 from services.identity.api.support import send_cache_invalidations
 from services.identity.domain import security
 from services.identity.domain.models import Tenant
 from services.kit.db import Database
 from services.kit.principal import require_owner, require_user
+from services.kit.protos import optional
 
 
 def config_to_proto(tenant: Tenant) -> security_pb2.SecurityConfig:

@@ -6,8 +6,6 @@ import grpc
 from google.protobuf import empty_pb2
 
 from plixa.identity.v1 import identity_pb2, team_pb2, team_pb2_grpc
-from services.identity.api.api_tokens import stamp
-from services.identity.api.identity import optional
 from services.identity.api.mapping import session_to_proto, user_to_proto
 from services.identity.api.support import send_cache_invalidations
 from services.identity.domain import team
@@ -15,6 +13,7 @@ from services.identity.domain.passwords import PasswordHasher
 from services.kit.crypto import SecretBox
 from services.kit.db import Database
 from services.kit.principal import require_owner, require_user
+from services.kit.protos import optional, stamp
 
 
 def invitation_to_proto(invitation: team.Invitation) -> team_pb2.Invitation:

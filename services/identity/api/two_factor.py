@@ -6,7 +6,6 @@ import grpc
 from google.protobuf import empty_pb2
 
 from plixa.identity.v1 import identity_pb2, two_factor_pb2, two_factor_pb2_grpc
-from services.identity.api.identity import optional
 from services.identity.api.mapping import session_to_proto
 from services.identity.api.support import PasswordGate, send_cache_invalidations
 from services.identity.domain import accounts, sessions, two_factor
@@ -15,6 +14,7 @@ from services.identity.store import accounts as account_store
 from services.kit.crypto import SecretBox
 from services.kit.db import Database
 from services.kit.errors import invalid
+from services.kit.protos import optional
 
 
 class TwoFactorApi(two_factor_pb2_grpc.TwoFactorServicer):

@@ -7,12 +7,12 @@ from google.protobuf import empty_pb2
 
 from plixa.common.v1 import http_body_pb2
 from plixa.identity.v1 import workspace_pb2, workspace_pb2_grpc
-from services.identity.api.identity import optional
 from services.identity.domain import workspace
 from services.identity.domain.logos import LogoStorage
 from services.identity.domain.models import Tenant
 from services.kit.db import Database
 from services.kit.principal import require_owner, require_user
+from services.kit.protos import optional
 
 
 class WorkspaceApi(workspace_pb2_grpc.WorkspaceServicer):
