@@ -42,6 +42,12 @@ if ! port_open "$PG_PORT"; then
   wait_port "$PG_PORT"
 fi
 
+# Time zones are validated against the system's IANA database.
+if [ ! -d /usr/share/zoneinfo/America ]; then
+  echo "ensure_infra: installing tzdata from Debian's packages"
+  apt_install tzdata
+fi
+
 # The tests start private nats-server processes, so the binary is needed even when a NATS runs.
 if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
   echo "ensure_infra: installing nats-server from Debian's packages"
