@@ -23,6 +23,7 @@ from services.kit.principal import (
     INVALIDATE_TENANT_METADATA_KEY,
     INVALIDATE_TOKEN_METADATA_KEY,
     INVALIDATE_USER_METADATA_KEY,
+    service_principal,
 )
 
 log = logging.getLogger("plixa.gateway.auth")
@@ -124,6 +125,7 @@ class Authenticator:
                 internal_pb2.AuthenticateTokenRequest(token=token),
                 Principal,
                 timeout=self.timeout,
+                principal=service_principal("gateway"),
                 request_id=request_id,
             )
         except GatewayError as error:

@@ -6,11 +6,17 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import grpc
 import httpx
 import pytest
+from google.protobuf import empty_pb2
 
 from gateway.discovery import discover_routes
+from plixa.common.v1.principal_pb2 import Principal
+from plixa.identity.v1 import identity_pb2_grpc, internal_pb2, internal_pb2_grpc
 from scripts.mesh import Stack
+from services.kit.config import DEV_INTERNAL_SECRET
+from services.kit.principal import service_principal, sign
 from tests.conftest import PASSWORD, bearer, errors_of, register, unique_email
 
 
@@ -160,20 +166,26 @@ def test_health_and_readiness(api: httpx.Client) -> None:
 
 
 def test_principals_are_only_trusted_with_a_valid_signature(stack: Stack) -> None:
-    import grpc
-    from google.protobuf import empty_pb2
-
-    from plixa.common.v1.principal_pb2 import Principal
-    from plixa.identity.v1 import identity_pb2_grpc
-    from services.kit.principal import sign
-
     forged = Principal(kind=Principal.KIND_USER, user_id=1, tenant_id=1, role="owner")
+    secret = stack.env().get("PLIXA_INTERNAL_SECRET", DEV_INTERNAL_SECRET).encode()
     with grpc.insecure_channel(f"127.0.0.1:{stack.ports['identity']}") as channel:
         stub = identity_pb2_grpc.IdentityStub(channel)
         for metadata in (sign(forged, b"not-the-secret"), ()):
             with pytest.raises(grpc.RpcError) as refused:
                 stub.GetMe(empty_pb2.Empty(), metadata=metadata, timeout=5)
             assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+        # Internal RPCs answer only a signed service principal: not a member, not anonymous.
+        internal = internal_pb2_grpc.IdentityInternalStub(channel)
+        request = internal_pb2.GetUsersRequest(tenant_id=1, ids=[1])
+        for metadata in (sign(forged, secret), ()):
+            with pytest.raises(grpc.RpcError) as refused:
+                internal.GetUsers(request, metadata=metadata, timeout=5)
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        answer = internal.GetUsers(
+            request, metadata=sign(service_principal("inbox"), secret), timeout=5
+        )
+        assert isinstance(answer, internal_pb2.GetUsersResponse)
 
 
 @pytest.fixture(scope="module")

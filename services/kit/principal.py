@@ -73,6 +73,19 @@ def require_staff() -> Principal:
     return principal
 
 
+def service_principal(service: str, tenant_id: int = 0) -> Principal:
+    """How one Plixa process identifies itself to another's internal RPCs."""
+    return Principal(kind=Principal.KIND_SERVICE, service=service, tenant_id=tenant_id)
+
+
+def require_service() -> Principal:
+    """Internal RPCs answer only other Plixa processes (a valid signature), never end users."""
+    principal = current_principal()
+    if principal.kind != Principal.KIND_SERVICE:
+        raise unauthenticated("SERVICE_ONLY", "This RPC is for Plixa services.")
+    return principal
+
+
 def require_owner() -> Principal:
     principal = require_user()
     if principal.role != "owner":

@@ -10,6 +10,7 @@ from services.identity.api.mapping import user_to_proto
 from services.identity.domain import sessions
 from services.identity.store import accounts as account_store
 from services.kit.db import Database
+from services.kit.principal import ANONYMOUS, require_service
 
 
 class IdentityInternalApi(internal_pb2_grpc.IdentityInternalServicer):
@@ -21,12 +22,14 @@ class IdentityInternalApi(internal_pb2_grpc.IdentityInternalServicer):
         request: internal_pb2.AuthenticateTokenRequest,
         context: grpc.aio.ServicerContext,
     ) -> Principal:
-        async with self.db.unit_of_work() as uow:
+        require_service()
+        async with self.db.unit_of_work(ANONYMOUS) as uow:
             return await sessions.authenticate(uow, request.token)
 
     async def GetUsers(
         self, request: internal_pb2.GetUsersRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.GetUsersResponse:
-        async with self.db.unit_of_work() as uow:
+        require_service()
+        async with self.db.unit_of_work(ANONYMOUS) as uow:
             users = await account_store.get_users(uow, request.tenant_id, list(request.ids))
         return internal_pb2.GetUsersResponse(users=[user_to_proto(u) for u in users])

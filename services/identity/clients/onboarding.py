@@ -8,7 +8,8 @@ import logging
 import grpc
 
 from plixa.common.v1 import onboarding_pb2, onboarding_pb2_grpc
-from services.kit.config import service_address
+from services.kit.config import internal_secret, service_address
+from services.kit.principal import service_principal, sign
 
 log = logging.getLogger("plixa.identity.onboarding")
 
@@ -16,6 +17,7 @@ log = logging.getLogger("plixa.identity.onboarding")
 class OnboardingClient:
     def __init__(self, services: tuple[str, ...], timeout: float = 1.0) -> None:
         self.timeout = timeout
+        self.secret = internal_secret()
         self._stubs = {
             service: onboarding_pb2_grpc.OnboardingProgressStub(
                 grpc.aio.insecure_channel(service_address(service))
@@ -27,6 +29,7 @@ class OnboardingClient:
         try:
             reply = await self._stubs[service].GetOnboardingProgress(
                 onboarding_pb2.OnboardingProgressRequest(tenant_id=tenant_id),
+                metadata=sign(service_principal("identity", tenant_id), self.secret),
                 timeout=self.timeout,
             )
         except grpc.aio.AioRpcError as error:
