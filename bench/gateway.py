@@ -30,7 +30,7 @@ from plixa.common.v1.principal_pb2 import Principal
 from plixa.identity.v1 import identity_pb2, identity_pb2_grpc, internal_pb2, internal_pb2_grpc
 from scripts.mesh import ROOT, Stack, free_port, wait_for
 from services.kit.config import internal_secret
-from services.kit.principal import sign
+from services.kit.principal import service_principal, sign
 
 ADMIN_URL = os.environ.get(
     "PLIXA_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -149,7 +149,10 @@ async def run(args: argparse.Namespace) -> list[Figures]:
         async with grpc.aio.insecure_channel(address) as channel:
             principal: Principal = await internal_pb2_grpc.IdentityInternalStub(
                 channel
-            ).AuthenticateToken(internal_pb2.AuthenticateTokenRequest(token=token))
+            ).AuthenticateToken(
+                internal_pb2.AuthenticateTokenRequest(token=token),
+                metadata=sign(service_principal("bench"), internal_secret()),
+            )
             stub = identity_pb2_grpc.IdentityStub(channel)
             secret = internal_secret()
 
