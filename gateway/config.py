@@ -50,6 +50,7 @@ class GatewaySettings:
     limits: dict[str, Limit]
     internal_secret: bytes
     nats_url: str
+    trusted_proxies: str
     addresses: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -64,5 +65,7 @@ class GatewaySettings:
             limits=parse_limits(setting("PLIXA_RATE_LIMITS", "")),
             internal_secret=internal_secret(),
             nats_url=nats_url(),
+            # Whose X-Forwarded-For is believed (public routes are limited per client address).
+            trusted_proxies=setting("PLIXA_TRUSTED_PROXIES", "127.0.0.1"),
             addresses={service: service_address(service) for service in SERVICES},
         )
