@@ -17,7 +17,7 @@ from plixa.identity.v1 import identity_pb2_grpc, internal_pb2, internal_pb2_grpc
 from scripts.mesh import Stack
 from services.kit.config import DEV_INTERNAL_SECRET
 from services.kit.principal import service_principal, sign
-from tests.conftest import PASSWORD, bearer, errors_of, register, unique_email
+from tests.conftest import PASSWORD, bearer, errors_of, register, sql, unique_email
 
 
 def test_unknown_routes_and_wrong_verbs_are_enveloped(api: httpx.Client) -> None:
@@ -272,3 +272,19 @@ def test_a_stopped_service_is_503_and_a_slow_one_504(api: httpx.Client, stack: S
     while status == 503 and time.monotonic() < deadline:
         status = api.post("/v1/auth/login", json={"email": email, "password": PASSWORD}).status_code
     assert status == 200
+
+
+def test_lost_database_connections_are_retryable_not_errors(
+    api: httpx.Client, stack: Stack
+) -> None:
+    token = register(api)["token"]
+    assert api.get("/v1/me", headers=bearer(token)).status_code == 200
+    # As after a database restart: every connection of identity's pool is cut.
+    sql(
+        stack,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE usename = 'plixa_identity' AND datname = current_database()",
+    )
+    statuses = [api.get("/v1/me", headers=bearer(token)).status_code for _ in range(3)]
+    assert set(statuses) <= {200, 503}, statuses  # a lost connection is "retry", never a 500
+    assert statuses[-1] == 200, statuses

@@ -28,7 +28,9 @@ def create_engine(url: str, schema: str, pool_size: int = 10) -> AsyncEngine:
         asyncpg_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout. A connection broken by a database
+        # restart fails one call and is replaced; recycling bounds how old a connection gets.
+        pool_recycle=1800,
         connect_args={"server_settings": {"search_path": schema, "application_name": schema}},
     )
 
@@ -122,6 +124,17 @@ class Database:
             uow = UnitOfWork(conn, self.schema, self.clock, principal or current_principal())
             yield uow
             await uow.flush_events()
+
+    @asynccontextmanager
+    async def reader(self, principal: Principal | None = None) -> AsyncIterator[UnitOfWork]:
+        """For RPCs that only read: no BEGIN/COMMIT round trips (each statement autocommits).
+        Emitting an event here is a bug, and refused."""
+        async with self.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            uow = UnitOfWork(conn, self.schema, self.clock, principal or current_principal())
+            yield uow
+            if uow.events:
+                raise RuntimeError("a read-only unit of work emitted events")
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from sqlalchemy.exc import DBAPIError
 
 from services.kit.errors import ERROR_METADATA_KEY, DomainError
 from services.kit.logs import request_id_var, tenant_id_var
@@ -67,6 +68,14 @@ class ErrorInterceptor(_UnaryInterceptor):
                 )
             except (asyncio.CancelledError, grpc.aio.AbortError):
                 raise
+            except DBAPIError as error:
+                if not error.connection_invalidated:
+                    log.exception("database error in %s", method)
+                    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+                # The database went away (a restart, a failover): the pool has been reset, so
+                # a retry will work; tell the caller to retry rather than that we failed.
+                log.warning("database connection lost in %s", method)
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "database unavailable")
             except Exception:
                 log.exception("unhandled error in %s", method)
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error")

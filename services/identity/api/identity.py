@@ -67,7 +67,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServicer):
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Me:
         require_user()
-        async with self.db.unit_of_work() as uow:
+        async with self.db.reader() as uow:
             return me_to_proto(*await accounts.me(uow))
 
     async def UpdateMe(
@@ -84,5 +84,5 @@ class IdentityApi(identity_pb2_grpc.IdentityServicer):
         self, request: identity_pb2.GetTeamMemberRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.User:
         require_user()
-        async with self.db.unit_of_work() as uow:
+        async with self.db.reader() as uow:
             return user_to_proto(await accounts.member(uow, request.id))
