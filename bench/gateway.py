@@ -2,51 +2,109 @@
 
   A  full path: HTTP → gateway (auth cache, policy, shared rate limit, transcoding) → gRPC →
      identity → PostgreSQL
-  B  straight to identity over gRPC (GetMe with a signed principal): what the gateway adds is A − B
-  C  one FastAPI process doing the same token lookup and queries: what the mesh costs is A vs C
+  B  straight to identity over gRPC: GetMe with a signed principal, a request id and a deadline,
+     as the gateway sends it (the principal is resolved once, as the gateway's cache does), so
+     what the gateway adds is A − B
+  C  one FastAPI process doing the same token lookup and queries (bench/one_process_app.py):
+     what the mesh costs is A against C
 
-Latency: p50/p99 at concurrency 1. Throughput: requests per second at the given concurrency.
+Latency: p50/p99 over sequential requests (concurrency 1) after a warm-up. Throughput: requests
+per second with `--concurrency` callers for `--seconds` per path. The paths take turns in
+`--rounds` rounds, so a drift of the machine's speed falls on all three alike. CPU per request
+is read from /proc for the client and every server process (PostgreSQL: the backends of the
+bench's database), during the throughput runs.
+
 Client and servers share the machine's cores, so read the figures relative to each other.
-Targets (issue 2): the gateway adds at most 2 ms at p50; A reaches at least half of C's
+Targets: the gateway adds at most 2 ms at p50 over direct gRPC; A reaches at least half of C's
 throughput."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import math
 import os
-import statistics
-import subprocess
+import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 
+import asyncpg
 import grpc
 import httpx
+import uvloop
 from google.protobuf import empty_pb2
 
 from plixa.common.v1.principal_pb2 import Principal
 from plixa.identity.v1 import identity_pb2, identity_pb2_grpc, internal_pb2, internal_pb2_grpc
-from scripts.mesh import ROOT, Stack, free_port, wait_for
+from scripts.mesh import Process, Stack, free_port, wait_for
 from services.kit.config import internal_secret
+from services.kit.interceptors import REQUEST_ID_KEY
 from services.kit.principal import service_principal, sign
 
 ADMIN_URL = os.environ.get(
     "PLIXA_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+STACK_ENV = {
+    "PLIXA_SCRYPT_LOG_N": "14",
+    "PLIXA_LOG_LEVEL": "WARNING",
+    # Limits stay on (the full path pays for the shared counter) but never refuse the bench.
+    "PLIXA_RATE_LIMITS": "default=100000000/60,auth=100000/60",
+}
+BASELINE = "one-process"
+PASSWORD = "bench-password-1"
+LATER_WARMUP = 20  # requests before each later round's samples (connections may be new)
+TARGET_ADDED_MS = 2.0
+TARGET_RATIO = 0.5
+# Whose CPU is counted, in the order of the table's columns.
+ROLES = ("client", "gateway", "identity", BASELINE, "postgres", "nats")
+ROLE_HEADS = ("client", "gateway", "identity", "app C", "postgres", "nats")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
 Call = Callable[[], Awaitable[None]]
 
 
+# ── measuring ─────────────────────────────────────────────────────────────────────────────
+
+
 @dataclass
-class Figures:
-    name: str
-    p50_ms: float
-    p99_ms: float
-    rps: float
+class Tally:
+    """One path's measurements, summed over the rounds."""
+
+    label: str
+    call: Call
+    samples_ms: list[float] = field(default_factory=list)
+    requests: int = 0
+    seconds: float = 0.0
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+
+    def percentile(self, share: float) -> float:
+        """Nearest-rank percentile of the latency samples."""
+        ordered = sorted(self.samples_ms)
+        return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+    @property
+    def p50(self) -> float:
+        return self.percentile(0.50)
+
+    @property
+    def p99(self) -> float:
+        return self.percentile(0.99)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def cpu_us_per_request(self, role: str) -> float | None:
+        if role not in self.cpu_seconds or not self.requests:
+            return None
+        return self.cpu_seconds[role] / self.requests * 1e6
 
 
-async def latency(call: Call, requests: int, warmup: int) -> tuple[float, float]:
+async def sequential(call: Call, warmup: int, requests: int) -> list[float]:
     for _ in range(warmup):
         await call()
     samples = []
@@ -54,173 +112,454 @@ async def latency(call: Call, requests: int, warmup: int) -> tuple[float, float]
         started = time.perf_counter()
         await call()
         samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
+    return samples
 
 
-async def throughput(call: Call, concurrency: int, seconds: float) -> float:
+async def concurrent(call: Call, concurrency: int, seconds: float) -> tuple[int, float]:
+    """Requests completed and the time they took, `concurrency` callers for `seconds`."""
     done = 0
-    stop_at = time.perf_counter() + seconds
+    started = time.perf_counter()
+    stop_at = started + seconds
 
-    async def worker() -> None:
+    async def caller() -> None:
         nonlocal done
         while time.perf_counter() < stop_at:
             await call()
             done += 1
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return done / (time.perf_counter() - started)
+    await asyncio.gather(*(caller() for _ in range(concurrency)))
+    return done, time.perf_counter() - started
 
 
-async def measure(name: str, call: Call, args: argparse.Namespace) -> Figures:
-    p50, p99 = await latency(call, args.requests, warmup=min(200, args.requests))
-    rps = await throughput(call, args.concurrency, args.seconds)
-    return Figures(name, p50, p99, rps)
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (all its threads) so far, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+class CpuMeter:
+    """CPU spent by each role's processes between two readings. PostgreSQL backends come and go
+    with the pools, so they are looked up at each reading (a new one counts from zero)."""
+
+    def __init__(self, pids: dict[str, int], database: asyncpg.Connection) -> None:
+        self.pids = pids
+        self.database = database
+
+    async def _postgres_pids(self) -> list[int]:
+        rows = await self.database.fetch(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [int(row["pid"]) for row in rows]
+
+    async def read(self) -> dict[str, dict[int, float]]:
+        pids = {role: [pid] for role, pid in self.pids.items()}
+        pids["postgres"] = await self._postgres_pids()
+        reading: dict[str, dict[int, float]] = {}
+        for role, role_pids in pids.items():
+            reading[role] = {}
+            for pid in role_pids:
+                value = cpu_seconds(pid)
+                if value is not None:
+                    reading[role][pid] = value
+        return reading
+
+    @staticmethod
+    def spent(
+        before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+    ) -> dict[str, float]:
+        return {
+            role: sum(value - before.get(role, {}).get(pid, 0.0) for pid, value in now.items())
+            for role, now in after.items()
+        }
+
+
+async def measure(tallies: list[Tally], meter: CpuMeter, args: argparse.Namespace) -> None:
+    """Latency, then throughput, path after path, round after round."""
+    for round_index in range(args.rounds):
+        warmup = args.warmup if round_index == 0 else min(LATER_WARMUP, args.warmup)
+        samples = args.requests // args.rounds + (round_index < args.requests % args.rounds)
+        for tally in tallies:
+            tally.samples_ms += await sequential(tally.call, warmup, max(1, samples))
+        for tally in tallies:
+            before = await meter.read()
+            done, took = await concurrent(tally.call, args.concurrency, args.seconds / args.rounds)
+            after = await meter.read()
+            tally.requests += done
+            tally.seconds += took
+            for role, spent in CpuMeter.spent(before, after).items():
+                tally.cpu_seconds[role] = tally.cpu_seconds.get(role, 0.0) + spent
+
+
+# ── clients ───────────────────────────────────────────────────────────────────────────────
 
 
 class KeepAliveClient:
-    """A minimal HTTP/1.1 keep-alive client on asyncio streams, one connection per concurrent
+    """A minimal HTTP/1.1 keep-alive GET on asyncio streams, one connection per concurrent
     caller, so the figures measure the servers rather than a client library's Python overhead
-    (B's gRPC client is C code)."""
+    (httpx spends about 2 ms of CPU per request here, more than the gateway: compare with
+    `--http-client httpx`). A connection the server closed while idle is replaced."""
 
     def __init__(self, base_url: str, path: str, token: str) -> None:
         host, _, port = base_url.removeprefix("http://").partition(":")
         self.host, self.port = host, int(port)
         self.request = (
-            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n\r\n"
         ).encode()
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def get(self) -> None:
-        if self._idle:
-            reader, writer = self._idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection(self.host, self.port)
+        reused = bool(self._idle)
+        reader, writer = self._idle.pop() if reused else await self._connect()
+        try:
+            status, body = await self._exchange(reader, writer)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+            if not reused:
+                raise
+            reader, writer = await self._connect()  # the server timed the idle connection out
+            status, body = await self._exchange(reader, writer)
+        if status != 200:
+            writer.close()
+            raise RuntimeError(f"GET answered {status}: {body[:300]!r}")
+        self._idle.append((reader, writer))
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection(self.host, self.port)
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[int, bytes]:
         writer.write(self.request)
         head = await reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
         length = 0
         for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":", 1)[1])
-        body = await reader.readexactly(length)
-        if status != 200:
-            raise RuntimeError(f"{status}: {body[:200]!r}")
-        self._idle.append((reader, writer))
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return status, await reader.readexactly(length)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         for _, writer in self._idle:
             writer.close()
+        self._idle.clear()
 
 
-async def run(args: argparse.Namespace) -> list[Figures]:
-    stack = Stack.for_tests(
-        ADMIN_URL,
-        services=("identity",),
-        extra_env={
-            "PLIXA_SCRYPT_LOG_N": "14",
-            "PLIXA_LOG_LEVEL": "WARNING",
-            # Limits stay on (the full path pays for them) but never refuse the benchmark.
-            "PLIXA_RATE_LIMITS": "default=1000000000/60,auth=100000/60",
-        },
+class HttpxClient:
+    """The same GET through httpx.AsyncClient (keep-alive pool), for `--http-client httpx`."""
+
+    def __init__(self, base_url: str, path: str, token: str, concurrency: int) -> None:
+        self.path = path
+        self.client = httpx.AsyncClient(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            timeout=30,
+        )
+
+    async def get(self) -> None:
+        response = await self.client.get(self.path)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET answered {response.status_code}: {response.text[:300]}")
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+HttpClient = KeepAliveClient | HttpxClient
+
+
+def http_client(kind: str, base_url: str, token: str, concurrency: int) -> HttpClient:
+    if kind == "httpx":
+        return HttpxClient(base_url, "/v1/me", token, concurrency)
+    return KeepAliveClient(base_url, "/v1/me", token)
+
+
+# ── the run ───────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass
+class Deployment:
+    stack: Stack
+    gateway_url: str
+    baseline_url: str
+    token: str
+
+
+def registration() -> dict[str, str]:
+    """A valid POST /v1/auth/register body (as tests/conftest.py builds one)."""
+    return {
+        "name": "Bench Owner",
+        "email": f"bench-{uuid.uuid4().hex[:10]}@example.com",
+        "password": PASSWORD,
+        "password_confirmation": PASSWORD,
+        "company_name": "Bench Studios",
+        "country_code": "BR",
+        "tax_id": "12.345.678/0001-90",
+        "timezone": "America/Sao_Paulo",
+        "locale": "pt",
+    }
+
+
+def start_baseline(stack: Stack) -> str:
+    """Starts path C's process; it joins the stack's processes, so stack.stop() stops it."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "BENCH_DATABASE_URL": stack.database_url,
+        "BENCH_PORT": str(port),
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = Process(
+        BASELINE,
+        [sys.executable, "-m", "bench.one_process_app"],
+        env,
+        stack.workdir / f"{BASELINE}.log",
     )
-    baseline: subprocess.Popen[bytes] | None = None
-    try:
-        await asyncio.to_thread(stack.start)
-        gateway = await asyncio.to_thread(stack.start_gateway)
-        async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
-            body = {
-                "name": "Bench Owner",
-                "email": "bench@example.com",
-                "password": "bench-password",
-                "password_confirmation": "bench-password",
-                "company_name": "Bench Co",
-                "country_code": "PT",
-                "timezone": "Europe/Lisbon",
-            }
-            registered = await client.post("/v1/auth/register", json=body)
-            token = registered.json()["data"]["token"]
-        gateway_client = KeepAliveClient(gateway, "/v1/me", token)
-        full = await measure("A  gateway (HTTP → gRPC)", gateway_client.get, args)
-        gateway_client.close()
+    stack.processes[BASELINE] = process
+    process.start()
+    url = f"http://127.0.0.1:{port}"
 
-        address = f"127.0.0.1:{stack.ports['identity']}"
+    def healthy() -> bool:
+        return process.running and httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+
+    try:
+        wait_for(healthy, BASELINE)
+    except TimeoutError as exc:
+        raise RuntimeError(f"{BASELINE} failed to start:\n{process.log_tail()}") from exc
+    return url
+
+
+def check_answers(deployment: Deployment) -> str:
+    """A and C must answer the same document, or the comparison means nothing."""
+    headers = {"Authorization": f"Bearer {deployment.token}"}
+    full = httpx.get(f"{deployment.gateway_url}/v1/me", headers=headers, timeout=10)
+    alone = httpx.get(f"{deployment.baseline_url}/v1/me", headers=headers, timeout=10)
+    if full.status_code != 200 or alone.status_code != 200:
+        raise RuntimeError(f"GET /v1/me answered A {full.status_code}, C {alone.status_code}")
+    if full.json() != alone.json():
+        return f"A and C answer DIFFERENT bodies:\n  A {full.text}\n  C {alone.text}"
+    same_bytes = "byte for byte" if full.content == alone.content else "as JSON"
+    return f"A and C answer the same body ({same_bytes}, {len(full.content)} bytes)"
+
+
+def deploy(stack: Stack) -> Deployment:
+    stack.start()
+    gateway_url = stack.start_gateway()
+    registered = httpx.post(f"{gateway_url}/v1/auth/register", json=registration(), timeout=30)
+    if registered.status_code != 201:
+        raise RuntimeError(f"registration answered {registered.status_code}: {registered.text}")
+    token = registered.json()["data"]["token"]
+    return Deployment(stack, gateway_url, start_baseline(stack), token)
+
+
+async def run(deployment: Deployment, args: argparse.Namespace) -> list[Tally]:
+    Interrupt.task = asyncio.current_task()
+    stack = deployment.stack
+    secret = internal_secret()
+    address = f"127.0.0.1:{stack.ports['identity']}"
+    kind, concurrency = args.http_client, args.concurrency
+    full_client = http_client(kind, deployment.gateway_url, deployment.token, concurrency)
+    alone_client = http_client(kind, deployment.baseline_url, deployment.token, concurrency)
+    database = await asyncpg.connect(stack.database_url)
+    try:
         async with grpc.aio.insecure_channel(address) as channel:
             principal: Principal = await internal_pb2_grpc.IdentityInternalStub(
                 channel
             ).AuthenticateToken(
-                internal_pb2.AuthenticateTokenRequest(token=token),
-                metadata=sign(service_principal("bench"), internal_secret()),
+                internal_pb2.AuthenticateTokenRequest(token=deployment.token),
+                metadata=sign(service_principal("bench"), secret),
+                timeout=10,
             )
-            stub = identity_pb2_grpc.IdentityStub(channel)
-            secret = internal_secret()
+            get_me = identity_pb2_grpc.IdentityStub(channel).GetMe
 
             async def direct() -> None:
-                reply: identity_pb2.Me = await stub.GetMe(
-                    empty_pb2.Empty(), metadata=sign(principal, secret), timeout=5
+                request_id = uuid.uuid4().hex
+                principal.request_id = request_id
+                reply: identity_pb2.Me = await get_me(
+                    empty_pb2.Empty(),
+                    metadata=[(REQUEST_ID_KEY, request_id), *sign(principal, secret)],
+                    timeout=10,
                 )
-                assert reply.user.id
+                if not reply.user.id:
+                    raise RuntimeError("GetMe answered no user")
 
-            straight = await measure("B  identity over gRPC", direct, args)
-
-        port = free_port()
-        env = {**os.environ, "BENCH_DATABASE_URL": stack.database_url, "BENCH_PORT": str(port)}
-        baseline = await asyncio.to_thread(
-            subprocess.Popen, [sys.executable, "-m", "bench.one_process_app"], env=env, cwd=ROOT
-        )
-        url = f"http://127.0.0.1:{port}"
-        await asyncio.to_thread(
-            wait_for, lambda: httpx.get(f"{url}/v1/me", timeout=1).status_code == 401, "baseline"
-        )
-        baseline_client = KeepAliveClient(url, "/v1/me", token)
-        alone = await measure("C  one FastAPI process", baseline_client.get, args)
-        baseline_client.close()
-        return [full, straight, alone]
+            tallies = [
+                Tally("A  gateway (HTTP → gRPC)", full_client.get),
+                Tally("B  identity over gRPC", direct),
+                Tally("C  one FastAPI process", alone_client.get),
+            ]
+            pids = {"client": os.getpid()}
+            for name in ("gateway", "identity", BASELINE):
+                popen = stack.processes[name].popen
+                if popen is not None:
+                    pids[name] = popen.pid
+            if stack.nats_process is not None and stack.nats_process.popen is not None:
+                pids["nats"] = stack.nats_process.popen.pid
+            await measure(tallies, CpuMeter(pids, database), args)
+            return tallies
     finally:
-        if baseline is not None:
-            baseline.terminate()
-            baseline.wait()
-        await asyncio.to_thread(stack.stop)
+        Interrupt.task = None
+        await full_client.close()
+        await alone_client.close()
+        await database.close()
 
 
-def report(figures: list[Figures], args: argparse.Namespace) -> None:
-    full, straight, alone = figures
-    print(f"\nGET /v1/me on {os.cpu_count()} cores (client and servers share them)")
+# ── the report ────────────────────────────────────────────────────────────────────────────
+
+
+def machine_facts() -> Iterator[str]:
+    cores = os.cpu_count()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    python = sys.version.split()[0]
+    yield f"machine: {cores} cores ({usable} usable by this process), Python {python}"
+    with contextlib.suppress(OSError):
+        with open("/proc/loadavg") as loadavg:
+            load = " ".join(loadavg.read().split()[:3])
+        yield f"load average before the run: {load} (other work on the machine skews figures)"
+    yield "client and servers share these cores (loopback only): compare A, B and C to each other"
+
+
+def report(tallies: list[Tally], args: argparse.Namespace, notes: list[str]) -> None:
+    full, straight, alone = tallies
+    print("\nGET /v1/me")
+    for line in notes:
+        print(f"  {line}")
     print(
-        f"latency: {args.requests} sequential requests; throughput: {args.concurrency} concurrent, "
-        f"{args.seconds:.0f} s\n"
+        f"  latency: {len(full.samples_ms)} sequential requests per path; throughput: "
+        f"{args.concurrency} concurrent callers for {args.seconds:g} s per path\n"
+        f"  {args.rounds} rounds (the paths take turns); HTTP client for A and C: "
+        f"{args.http_client}\n"
     )
-    print(f"{'path':28} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>9}")
-    for f in figures:
-        print(f"{f.name:28} {f.p50_ms:8.2f} {f.p99_ms:8.2f} {f.rps:9.0f}")
-    added = full.p50_ms - straight.p50_ms
-    ratio = full.rps / alone.rps
+    cpu_heads = "".join(f"{head:>9}" for head in ROLE_HEADS)
+    print(f"{'path':26} {'p50 ms':>7} {'p99 ms':>7} {'req/s':>7}   CPU µs per request:")
+    print(f"{'':26} {'':>7} {'':>7} {'':>7} {cpu_heads}")
+    for tally in tallies:
+        cpu = ""
+        for role in ROLES:
+            value = tally.cpu_us_per_request(role)
+            cpu += f"{value:9.0f}" if value is not None else f"{'-':>9}"
+        print(f"{tally.label:26} {tally.p50:7.2f} {tally.p99:7.2f} {tally.rps:7.0f} {cpu}")
+
+    added = full.p50 - straight.p50
+    ratio = full.rps / alone.rps if alone.rps else 0.0
+    added_met = "met" if added <= TARGET_ADDED_MS else "NOT met"
+    ratio_met = "met" if ratio >= TARGET_RATIO else "NOT met"
     print(
         f"\ngateway adds {added:.2f} ms at p50 over direct gRPC "
-        f"(target ≤ 2 ms: {'met' if added <= 2 else 'NOT met'})"
+        f"(target ≤ {TARGET_ADDED_MS:g} ms: {added_met})"
     )
     print(
         f"full path throughput = {ratio:.2f} × one-process "
-        f"(target ≥ 0.5: {'met' if ratio >= 0.5 else 'NOT met'})"
+        f"({full.rps:.0f} vs {alone.rps:.0f} req/s; target ≥ {TARGET_RATIO:g}×: {ratio_met})"
+    )
+    print(
+        f"direct gRPC throughput = {straight.rps / alone.rps if alone.rps else 0:.2f} × "
+        f"one-process; full path p50 = {full.p50 / alone.p50 if alone.p50 else 0:.2f} × "
+        "one-process p50"
     )
 
 
-def main() -> None:
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+        prog="python -m bench.gateway",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--requests", type=int, default=1000, help="sequential requests for latency"
+        "--requests",
+        type=positive_int,
+        default=1500,
+        help="sequential requests per path, for latency (default 1500)",
     )
     parser.add_argument(
-        "--concurrency", type=int, default=16, help="concurrent clients for throughput"
+        "--concurrency",
+        type=positive_int,
+        default=16,
+        help="concurrent callers per path, for throughput (default 16)",
     )
     parser.add_argument(
-        "--seconds", type=float, default=5.0, help="duration of each throughput run"
+        "--seconds",
+        type=positive_float,
+        default=6.0,
+        help="throughput run per path, split over the rounds (default 6)",
     )
-    args = parser.parse_args()
-    report(asyncio.run(run(args)), args)
+    parser.add_argument(
+        "--warmup", type=int, default=200, help="requests per path before measuring (default 200)"
+    )
+    parser.add_argument(
+        "--rounds", type=positive_int, default=3, help="turns the paths take (default 3)"
+    )
+    parser.add_argument(
+        "--http-client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="HTTP client for A and C: a minimal keep-alive client (default) or httpx",
+    )
+    return parser.parse_args(argv)
+
+
+class Interrupt:
+    """Ctrl-C reaches the whole process group: the servers stop too, so the bench may fail with
+    a refused or cancelled call rather than KeyboardInterrupt; remembering the signal tells the
+    two apart. While the measuring loop runs, Ctrl-C cancels its task (as asyncio.run does), so
+    the clients close in order."""
+
+    seen = False
+    task: asyncio.Task[object] | None = None
+
+    @classmethod
+    def handle(cls, signum: int, frame: object) -> None:
+        if cls.seen:
+            return
+        cls.seen = True
+        if cls.task is None:
+            raise KeyboardInterrupt
+        cls.task.get_loop().call_soon_threadsafe(cls.task.cancel)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    signal.signal(signal.SIGINT, Interrupt.handle)
+    stack = Stack.for_tests(ADMIN_URL, services=("identity",), extra_env=dict(STACK_ENV))
+    started = time.monotonic()
+    try:
+        notes = list(machine_facts())  # the load average before the bench adds its own
+        deployment = deploy(stack)
+        notes.append(check_answers(deployment))
+        tallies = uvloop.run(run(deployment, args))
+    except (KeyboardInterrupt, asyncio.CancelledError, Exception):
+        if not Interrupt.seen:
+            raise
+        print(
+            "\ninterrupted: the bench's processes and database are being removed", file=sys.stderr
+        )
+        raise SystemExit(130) from None
+    finally:
+        # A second Ctrl-C must not leave the database, NATS or a service behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stack.stop()
+    report(tallies, args, notes)
+    print(f"\n(the whole bench took {time.monotonic() - started:.0f} s)")
 
 
 if __name__ == "__main__":
