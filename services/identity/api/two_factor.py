@@ -14,7 +14,7 @@ from services.identity.store import accounts as account_store
 from services.kit.crypto import SecretBox
 from services.kit.db import Database
 from services.kit.errors import invalid
-from services.kit.protos import optional
+from services.kit.protos import optional, stamp
 
 
 class TwoFactorApi(two_factor_pb2_grpc.TwoFactorServicer):
@@ -33,9 +33,8 @@ class TwoFactorApi(two_factor_pb2_grpc.TwoFactorServicer):
             enabled=state.enabled,
             pending_confirmation=state.pending_confirmation,
             recovery_codes_remaining=state.recovery_codes_remaining,
+            enabled_at=stamp(state.enabled_at),
         )
-        if state.enabled_at is not None:
-            reply.enabled_at.FromDatetime(state.enabled_at)
         return reply
 
     async def SetupTwoFactor(
