@@ -6,13 +6,13 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
-from services.kit.config import setting
+from services.kit.config import load_or_exit, setting
 from services.kit.logs import configure_logging
 
 
 def main() -> None:
     configure_logging("gateway", setting("PLIXA_LOG_LEVEL", "INFO"))
-    settings = GatewaySettings.load()
+    settings = load_or_exit(GatewaySettings.load, "gateway")
     uvicorn.run(
         create_app(settings),
         host=settings.host,

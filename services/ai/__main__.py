@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import grpc
 
+from services.ai.settings import AiSettings
 from services.kit.server import ServiceApp, ServiceContext
 
 
-def register(server: grpc.aio.Server, ctx: ServiceContext) -> None:
+def register(server: grpc.aio.Server, ctx: ServiceContext[AiSettings]) -> None:
     """No public RPCs yet."""
 
 
-app = ServiceApp("ai", register=register)
+app = ServiceApp("ai", settings=AiSettings, register=register)
 
 if __name__ == "__main__":
     app.main()

@@ -8,14 +8,15 @@ from __future__ import annotations
 import grpc
 
 from services.backoffice.events.identity import SUBSCRIPTIONS
+from services.backoffice.settings import BackofficeSettings
 from services.kit.server import ServiceApp, ServiceContext
 
 
-def register(server: grpc.aio.Server, ctx: ServiceContext) -> None:
+def register(server: grpc.aio.Server, ctx: ServiceContext[BackofficeSettings]) -> None:
     """No public RPCs yet."""
 
 
-app = ServiceApp("backoffice", register=register, subscriptions=lambda ctx: SUBSCRIPTIONS)
+app = ServiceApp("backoffice", settings=BackofficeSettings, register=register, subscriptions=lambda ctx: SUBSCRIPTIONS)
 
 if __name__ == "__main__":
     app.main()

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import grpc
 
+from services.billing.settings import BillingSettings
 from services.kit.server import ServiceApp, ServiceContext
 
 
-def register(server: grpc.aio.Server, ctx: ServiceContext) -> None:
+def register(server: grpc.aio.Server, ctx: ServiceContext[BillingSettings]) -> None:
     """No public RPCs yet."""
 
 
-app = ServiceApp("billing", register=register)
+app = ServiceApp("billing", settings=BillingSettings, register=register)
 
 if __name__ == "__main__":
     app.main()

@@ -12,22 +12,23 @@ import sys
 
 from services.identity.__main__ import password_hasher
 from services.identity.domain import staff as staff_domain
+from services.identity.settings import IdentitySettings
 from services.kit.clock import SystemClock
-from services.kit.config import ServiceSettings
+from services.kit.config import load_or_exit
 from services.kit.db import Database, create_engine
 from services.kit.errors import DomainError
 
 
 async def create_staff(name: str, email: str, password: str) -> int:
     name, email = staff_domain.check_new_staff(name, email, password)
-    settings = ServiceSettings.load("identity")
+    settings = load_or_exit(IdentitySettings.load, "identity.cli")
     db = Database(
         create_engine(settings.database_url, "identity", pool_size=1),
         "identity",
         SystemClock(),
     )
     try:
-        password_hash = await password_hasher().hash(password)
+        password_hash = await password_hasher(settings).hash(password)
         async with db.unit_of_work() as uow:
             staff = await staff_domain.create(
                 uow, name=name, email=email, password_hash=password_hash

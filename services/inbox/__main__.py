@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import grpc
 
+from services.inbox.settings import InboxSettings
 from services.kit.server import ServiceApp, ServiceContext
 
 
-def register(server: grpc.aio.Server, ctx: ServiceContext) -> None:
+def register(server: grpc.aio.Server, ctx: ServiceContext[InboxSettings]) -> None:
     """No public RPCs yet."""
 
 
-app = ServiceApp("inbox", register=register)
+app = ServiceApp("inbox", settings=InboxSettings, register=register)
 
 if __name__ == "__main__":
     app.main()

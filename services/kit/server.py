@@ -1,36 +1,40 @@
 """The grpc.aio bootstrap every service shares: settings, database, NATS, outbox relay,
-consumers, health, interceptors, and a graceful stop on SIGTERM/SIGINT."""
+consumers, periodic jobs, health, interceptors, and a graceful stop on SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Generic, TypeVar
 
 import grpc
 from sqlalchemy import text
 
 from plixa.common.v1 import health_pb2, health_pb2_grpc
 from services.kit.clock import Clock, SystemClock
-from services.kit.config import ServiceSettings, internal_secret, setting
+from services.kit.config import ServiceSettings, load_or_exit, setting
 from services.kit.consumer import EventConsumer, Subscription
 from services.kit.db import Database, create_engine
 from services.kit.interceptors import standard_interceptors
+from services.kit.jobs import PeriodicJob, run_periodically
 from services.kit.logs import configure_logging
 from services.kit.messaging import NatsLink
 from services.kit.outbox import OutboxRelay
 
 log = logging.getLogger("plixa.server")
 
+S = TypeVar("S", bound=ServiceSettings)
+
 
 @dataclass
-class ServiceContext:
-    """What a service's servicers, consumers and jobs are built from."""
+class ServiceContext(Generic[S]):
+    """What a service's servicers, consumers and jobs are built from; `settings` is the
+    service's own settings class, loaded and validated once at start."""
 
-    settings: ServiceSettings
+    settings: S
     db: Database
     nats: NatsLink
     clock: Clock
@@ -57,29 +61,35 @@ class HealthServicer(health_pb2_grpc.HealthServicer):
         return health_pb2.HealthCheckResponse(status=status)
 
 
-Register = Callable[[grpc.aio.Server, ServiceContext], None]
-Jobs = Callable[[ServiceContext], Sequence[Coroutine[Any, Any, None]]]
-Subscriptions = Callable[[ServiceContext], Sequence[Subscription]]
+Register = Callable[[grpc.aio.Server, ServiceContext[S]], None]
+Jobs = Callable[[ServiceContext[S]], Sequence[PeriodicJob]]
+Subscriptions = Callable[[ServiceContext[S]], Sequence[Subscription]]
 
 
 @dataclass
-class ServiceApp:
+class ServiceApp(Generic[S]):
+    """One service process: `ServiceApp("identity", settings=IdentitySettings, register=...,
+    subscriptions=lambda ctx: [...], jobs=lambda ctx: [PeriodicJob(...), ...]).main()`."""
+
     name: str
-    register: Register
-    subscriptions: Subscriptions = field(default=lambda ctx: ())
-    jobs: Jobs = field(default=lambda ctx: ())
+    settings: type[S]
+    register: Register[S]
+    subscriptions: Subscriptions[S] = field(default=lambda ctx: ())
+    jobs: Jobs[S] = field(default=lambda ctx: ())
 
     def main(self) -> None:
+        """Configures logging, loads the settings (or refuses to start), and serves until
+        SIGTERM/SIGINT."""
         configure_logging(self.name, setting("PLIXA_LOG_LEVEL", "INFO"))
+        settings = load_or_exit(lambda: self.settings.load(self.name), self.name)
         try:
             import uvloop
 
-            uvloop.run(self.run())
+            uvloop.run(self.run(settings))
         except ImportError:  # uvloop comes with uvicorn[standard]; plain asyncio works too
-            asyncio.run(self.run())
+            asyncio.run(self.run(settings))
 
-    async def run(self) -> None:
-        settings = ServiceSettings.load(self.name)
+    async def run(self, settings: S) -> None:
         clock = SystemClock()
         db = Database(create_engine(settings.database_url, self.name), self.name, clock)
         nats = NatsLink(settings.nats_url, f"plixa-{self.name}")
@@ -91,7 +101,7 @@ class ServiceApp:
             ("grpc.max_send_message_length", settings.max_message_bytes),
         ]
         server = grpc.aio.server(
-            interceptors=standard_interceptors(internal_secret()), options=limits
+            interceptors=standard_interceptors(settings.internal_secret), options=limits
         )
         health = HealthServicer(db)
         health_pb2_grpc.add_HealthServicer_to_server(health, server)
@@ -102,7 +112,7 @@ class ServiceApp:
 
         background = [OutboxRelay(db.engine, self.name, nats, clock).run()]
         background += [EventConsumer(db, nats, s).run() for s in self.subscriptions(ctx)]
-        background += list(self.jobs(ctx))
+        background += [run_periodically(job, db.engine, self.name) for job in self.jobs(ctx)]
         tasks = [asyncio.create_task(coro) for coro in background]
         health.serving = True
         log.info("serving", extra={"address": address})

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import grpc
 
+from services.notifications.settings import NotificationsSettings
 from services.kit.server import ServiceApp, ServiceContext
 
 
-def register(server: grpc.aio.Server, ctx: ServiceContext) -> None:
+def register(server: grpc.aio.Server, ctx: ServiceContext[NotificationsSettings]) -> None:
     """No public RPCs yet."""
 
 
-app = ServiceApp("notifications", register=register)
+app = ServiceApp("notifications", settings=NotificationsSettings, register=register)
 
 if __name__ == "__main__":
     app.main()

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import grpc
 
+from services.scheduling.settings import SchedulingSettings
 from services.kit.server import ServiceApp, ServiceContext
 
 
-def register(server: grpc.aio.Server, ctx: ServiceContext) -> None:
+def register(server: grpc.aio.Server, ctx: ServiceContext[SchedulingSettings]) -> None:
     """No public RPCs yet."""
 
 
-app = ServiceApp("scheduling", register=register)
+app = ServiceApp("scheduling", settings=SchedulingSettings, register=register)
 
 if __name__ == "__main__":
     app.main()

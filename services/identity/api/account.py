@@ -1,9 +1,7 @@
-"""The Account servicer (deletion requests) and the job that carries deletions out."""
+"""The Account servicer: deletion requests (jobs/deletion.py carries them out)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import timedelta
 
 import grpc
@@ -13,11 +11,7 @@ from plixa.identity.v1 import account_pb2, account_pb2_grpc
 from services.identity.api.support import PasswordGate
 from services.identity.domain import deletion
 from services.kit.db import Database
-from services.kit.principal import ANONYMOUS
 from services.kit.protos import stamp
-
-log = logging.getLogger("plixa.identity.deletion")
-
 
 def to_proto(state: deletion.DeletionState) -> account_pb2.AccountDeletion:
     return account_pb2.AccountDeletion(
@@ -55,12 +49,3 @@ class AccountApi(account_pb2_grpc.AccountServicer):
         async with self.db.unit_of_work() as uow:
             return to_proto(await deletion.cancel(uow, user))
 
-
-async def carry_out_deletions_forever(db: Database, every: float) -> None:
-    while True:
-        try:
-            async with db.unit_of_work(ANONYMOUS) as uow:
-                await deletion.carry_out_due(uow)
-        except Exception:
-            log.exception("deletion job failed; retrying")
-        await asyncio.sleep(every)

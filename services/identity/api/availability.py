@@ -1,9 +1,7 @@
-"""The Availability servicer, and the sweep that notices members whose heartbeats stopped."""
+"""The Availability servicer (jobs/availability.py notices members whose heartbeats stopped)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import timedelta
 
 import grpc
@@ -12,11 +10,8 @@ from google.protobuf import empty_pb2
 from plixa.identity.v1 import availability_pb2, availability_pb2_grpc
 from services.identity.domain import availability
 from services.kit.db import Database
-from services.kit.principal import ANONYMOUS, require_owner, require_user
+from services.kit.principal import require_owner, require_user
 from services.kit.protos import optional, stamp
-
-log = logging.getLogger("plixa.identity.availability")
-
 
 def to_proto(view: availability.MemberAvailability) -> availability_pb2.MemberAvailability:
     return availability_pb2.MemberAvailability(
@@ -56,13 +51,3 @@ class AvailabilityApi(availability_pb2_grpc.AvailabilityServicer):
             views = await availability.team(uow, self.timeout)
         return availability_pb2.TeamAvailability(items=[to_proto(v) for v in views])
 
-
-async def sweep_silent_members_forever(db: Database, timeout: timedelta, every: float) -> None:
-    """A scheduled job; safe with several replicas (rows are claimed with SKIP LOCKED)."""
-    while True:
-        try:
-            async with db.unit_of_work(ANONYMOUS) as uow:
-                await availability.sweep_silent_members(uow, timeout)
-        except Exception:
-            log.exception("availability sweep failed; retrying")
-        await asyncio.sleep(every)

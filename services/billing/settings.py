@@ -1,0 +1,13 @@
+"""Billing's settings, read and validated once at start (`ServiceApp` loads them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.kit.config import ServiceSettings
+
+
+@dataclass(frozen=True, kw_only=True)
+class BillingSettings(ServiceSettings):
+    """Only the common settings so far; the issue that builds billing adds its own fields and a
+    `load()` (see services/identity/settings.py)."""

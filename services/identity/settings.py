@@ -1,0 +1,43 @@
+"""Identity's settings, read and validated once at start (`ServiceApp` loads them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Self
+
+from services.kit.config import ServiceSettings, setting, setting_float, setting_int, setting_url
+from services.kit.crypto import encryption_key
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdentitySettings(ServiceSettings):
+    scrypt_log_n: int  # scrypt cost N = 2^value: OWASP's 2^17 in production, tests lower it
+    encryption_key: bytes = field(repr=False)  # seals TOTP seeds and invitation links at rest
+    panel_url: str  # where invitation links point
+    public_url: str  # base of public file URLs (logos)
+    storage_dir: Path  # uploaded logos
+    deletion_grace: timedelta  # time to cancel an account deletion
+    heartbeat_timeout: timedelta  # silence after which an available member is "away"
+    sweep_seconds: float  # how often the away sweep and the deletion job run
+
+    @classmethod
+    def load(cls, name: str = "identity") -> Self:
+        return cls(
+            **cls.common(name),
+            scrypt_log_n=setting_int("PLIXA_SCRYPT_LOG_N", 17, minimum=10, maximum=20),
+            encryption_key=encryption_key(),
+            panel_url=setting_url("PLIXA_PANEL_URL", "http://127.0.0.1:3000"),
+            public_url=setting_url("PLIXA_PUBLIC_URL", "http://127.0.0.1:8000"),
+            storage_dir=Path(setting("PLIXA_STORAGE_DIR", "var/storage")),
+            deletion_grace=timedelta(
+                days=setting_int("PLIXA_DELETION_GRACE_DAYS", 14, minimum=0, maximum=365)
+            ),
+            heartbeat_timeout=timedelta(
+                seconds=setting_int("PLIXA_HEARTBEAT_TIMEOUT_SECONDS", 90, minimum=5)
+            ),
+            sweep_seconds=setting_float(
+                "PLIXA_IDENTITY_SWEEP_SECONDS", 15.0, minimum=0.1, maximum=3600
+            ),
+        )
