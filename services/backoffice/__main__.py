@@ -16,7 +16,12 @@ def register(server: grpc.aio.Server, ctx: ServiceContext[BackofficeSettings]) -
     """No public RPCs yet."""
 
 
-app = ServiceApp("backoffice", settings=BackofficeSettings, register=register, subscriptions=lambda ctx: SUBSCRIPTIONS)
+app = ServiceApp(
+    "backoffice",
+    settings=BackofficeSettings,
+    register=register,
+    subscriptions=lambda ctx: SUBSCRIPTIONS,
+)
 
 if __name__ == "__main__":
     app.main()

@@ -9,5 +9,5 @@ from services.kit.config import ServiceSettings
 
 @dataclass(frozen=True, kw_only=True)
 class BillingSettings(ServiceSettings):
-    """Only the common settings so far; the issue that builds billing adds its own fields and a
-    `load()` (see services/identity/settings.py)."""
+    """The common settings only, for now: the issue that builds billing adds its fields and
+    a `load()` (see services/identity/settings.py)."""

@@ -1,7 +1,8 @@
 """Settings from the environment, read and validated once at start.
 
-Every variable the code reads goes through `setting()` (or a typed reader built on it), so deploy/
-can be checked against the code (tests/test_deploy.py scans for the names). A bad value raises
+Every variable the code reads goes through `setting()`, a typed reader built on it, or
+`secret_setting()`, always with its name spelled out, so deploy/ can be checked against the code
+(tests/test_deploy.py scans for the names). A bad value raises
 `SettingError` naming the variable; `ServiceApp` and the gateway turn it into a refusal to start.
 
 Each service has one settings class, `services/<name>/settings.py`: a frozen dataclass that
@@ -94,9 +95,7 @@ def setting_float(
     return value
 
 
-def _check_range(
-    name: str, value: float, minimum: float | None, maximum: float | None
-) -> None:
+def _check_range(name: str, value: float, minimum: float | None, maximum: float | None) -> None:
     if minimum is not None and value < minimum:
         raise SettingError(name, f"must be at least {minimum}, not {value}")
     if maximum is not None and value > maximum:
@@ -137,7 +136,9 @@ def secret_setting(name: str, dev_default: str) -> str:
     if not value.strip():
         raise SettingError(name, "is empty; set a real secret (or unset it in development)")
     if production and value == dev_default:
-        raise SettingError(name, "is the development default; PLIXA_ENV=production needs a real one")
+        raise SettingError(
+            name, "is the development default; PLIXA_ENV=production needs a real one"
+        )
     return value
 
 

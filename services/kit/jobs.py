@@ -84,7 +84,9 @@ async def run_periodically(job: PeriodicJob, engine: AsyncEngine, service: str) 
         try:
             ran = await run_tick(job, engine, service)
         except Exception:
-            log.exception("job %s failed; it runs again in about %ss", job.name, job.every, extra=extra)
+            log.exception(
+                "job %s failed; it runs again in about %ss", job.name, job.every, extra=extra
+            )
         else:
             if ran:
                 took_ms = round((time.monotonic() - started) * 1000, 1)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import grpc
 
-from services.notifications.settings import NotificationsSettings
 from services.kit.server import ServiceApp, ServiceContext
+from services.notifications.settings import NotificationsSettings
 
 
 def register(server: grpc.aio.Server, ctx: ServiceContext[NotificationsSettings]) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import grpc
 
-from services.scheduling.settings import SchedulingSettings
 from services.kit.server import ServiceApp, ServiceContext
+from services.scheduling.settings import SchedulingSettings
 
 
 def register(server: grpc.aio.Server, ctx: ServiceContext[SchedulingSettings]) -> None:

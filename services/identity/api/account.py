@@ -13,6 +13,7 @@ from services.identity.domain import deletion
 from services.kit.db import Database
 from services.kit.protos import stamp
 
+
 def to_proto(state: deletion.DeletionState) -> account_pb2.AccountDeletion:
     return account_pb2.AccountDeletion(
         scheduled=state.scheduled,
@@ -48,4 +49,3 @@ class AccountApi(account_pb2_grpc.AccountServicer):
         user = await self.gate.current_user()
         async with self.db.unit_of_work() as uow:
             return to_proto(await deletion.cancel(uow, user))
-

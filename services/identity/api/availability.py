@@ -13,6 +13,7 @@ from services.kit.db import Database
 from services.kit.principal import require_owner, require_user
 from services.kit.protos import optional, stamp
 
+
 def to_proto(view: availability.MemberAvailability) -> availability_pb2.MemberAvailability:
     return availability_pb2.MemberAvailability(
         user_id=view.user_id,
@@ -50,4 +51,3 @@ class AvailabilityApi(availability_pb2_grpc.AvailabilityServicer):
         async with self.db.unit_of_work() as uow:
             views = await availability.team(uow, self.timeout)
         return availability_pb2.TeamAvailability(items=[to_proto(v) for v in views])
-

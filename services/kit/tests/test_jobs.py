@@ -6,6 +6,7 @@ The kit's clock tells time but does not sleep, so these run in real time with sh
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import subprocess
 import sys
@@ -51,7 +52,7 @@ async def test_a_job_runs_on_its_schedule(engine: AsyncEngine) -> None:
     job = PeriodicJob(unique("schedule"), every=0.1, run=tick)
     await run_for(1.0, asyncio.create_task(run_periodically(job, engine, "kit")))
 
-    gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     assert 5 <= len(starts) <= 11, starts  # ~9 ticks of 0.1 s ± 10 % in one second
     assert min(gaps) >= 0.1 * 0.9 - 0.005, gaps  # never faster than the period less its jitter
 
@@ -140,9 +141,7 @@ async def test_cancelling_stops_a_job_promptly_and_frees_its_lock(engine: AsyncE
     # would hold the lock already) takes it at once.
     conn = await asyncpg.connect(ADMIN_URL)
     try:
-        free = await conn.fetchval(
-            "SELECT pg_try_advisory_lock($1)", advisory_key("kit", job.name)
-        )
+        free = await conn.fetchval("SELECT pg_try_advisory_lock($1)", advisory_key("kit", job.name))
     finally:
         await conn.close()
     assert free is True

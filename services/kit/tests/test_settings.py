@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,11 +36,10 @@ REAL_KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts from no PLIXA_ settings at all (the environment, not our code)."""
     for name in [n for n in os.environ if n.startswith("PLIXA_")]:
         monkeypatch.delenv(name)
-    yield
 
 
 def production(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
@@ -113,7 +111,10 @@ def test_an_empty_secret_is_refused_in_every_mode(monkeypatch: pytest.MonkeyPatc
     ("env", "refused"),
     [
         ({}, "PLIXA_INTERNAL_SECRET is unset"),
-        ({"PLIXA_INTERNAL_SECRET": DEV_INTERNAL_SECRET}, "PLIXA_INTERNAL_SECRET is the development"),
+        (
+            {"PLIXA_INTERNAL_SECRET": DEV_INTERNAL_SECRET},
+            "PLIXA_INTERNAL_SECRET is the development",
+        ),
         ({"PLIXA_INTERNAL_SECRET": REAL_SECRET}, "PLIXA_ENCRYPTION_KEY is unset"),
         (
             {"PLIXA_INTERNAL_SECRET": REAL_SECRET, "PLIXA_ENCRYPTION_KEY": DEV_ENCRYPTION_KEY},
