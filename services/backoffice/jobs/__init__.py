@@ -1,0 +1,1 @@
+"""backoffice's periodic work, handed to ServiceApp(jobs=...) as kit PeriodicJobs (none yet)."""

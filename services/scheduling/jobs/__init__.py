@@ -1,0 +1,1 @@
+"""scheduling's periodic work, handed to ServiceApp(jobs=...) as kit PeriodicJobs (none yet)."""
