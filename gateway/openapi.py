@@ -15,9 +15,11 @@ from gateway.transcode import (
     TIMESTAMP,
     enum_type,
     message_type,
+    page_request_field,
     public_fields,
 )
 from plixa.common.v1 import options_pb2
+from services.kit.paging import DEFAULT_LIMIT, MAX_LIMIT
 
 F = FieldDescriptor
 ERROR_ENVELOPE = {"$ref": "#/components/schemas/ErrorEnvelope"}
@@ -96,6 +98,37 @@ def _body_schema(route: RouteSpec, path_vars: set[str], schemas: dict[str, Any])
     }
 
 
+def _paging_parameters(field: FieldDescriptor, schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    """A list's `cursor` and `limit`, read from the query string at the top level."""
+    paging = message_type(field).fields_by_name
+    limit = {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}
+    return [
+        {
+            "name": "cursor",
+            "in": "query",
+            "required": False,
+            "description": "The `meta.next_cursor` of the previous page; omit for the first page.",
+            "schema": _property(paging["cursor"], schemas),
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": f"Items per page (default {DEFAULT_LIMIT}, at most {MAX_LIMIT}).",
+            "schema": limit,
+        },
+    ]
+
+
+def _meta_schema(route: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
+    """A list's paging (the response's `meta` field), else whatever the envelope carries."""
+    field = route.method.output_type.fields_by_name.get("meta")
+    if not route.rule.response_body or field is None or field.message_type is None:
+        return {}
+    _collect(field.message_type, schemas)
+    return _ref(field.message_type)
+
+
 def _operation(route: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
     rule = route.rule
     path_vars = set(Template.parse(route.template).variables)
@@ -126,6 +159,9 @@ def _operation(route: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
                         "schema": _property(field, schemas),
                     }
                 )
+        paging = page_request_field(route.input)
+        if paging is not None and paging.name not in path_vars:
+            parameters.extend(_paging_parameters(paging, schemas))
     if rule.access == options_pb2.ACCESS_PUBLIC:
         operation["security"] = []
     status = str(rule.success_status or 200)
@@ -143,7 +179,11 @@ def _operation(route: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
         envelope = {
             "type": "object",
             "required": ["data", "meta", "errors"],
-            "properties": {"data": data, "meta": {}, "errors": {"type": "null"}},
+            "properties": {
+                "data": data,
+                "meta": _meta_schema(route, schemas),
+                "errors": {"type": "null"},
+            },
         }
         operation["responses"] = {
             status: {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import math
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, cast
 
 from google.protobuf import json_format
@@ -41,6 +42,8 @@ JSON_WKT = (
     "google.protobuf.ListValue",
 )
 UPDATE_MASK = "update_mask"
+# A list's paging: its fields are query parameters of their own (`?cursor=…&limit=…`).
+PAGE_REQUEST = "plixa.common.v1.PageRequest"
 
 
 def descriptor_of(message: Message) -> Descriptor:
@@ -232,21 +235,38 @@ def apply_path_params(message: Message, params: dict[str, str]) -> None:
             raise GatewayError(404, "NOT_FOUND", "Resource not found.") from None
 
 
+@cache
+def page_request_field(descriptor: Descriptor) -> FieldDescriptor | None:
+    """The request's PageRequest field, whose fields are read from the query string as is."""
+    for field in descriptor.fields:
+        if field.message_type is not None and field.message_type.full_name == PAGE_REQUEST:
+            return field
+    return None
+
+
 def apply_query(message: Message, query: list[tuple[str, str]], skip: set[str]) -> None:
-    """Query parameters fill top-level fields; `tags[]=a&tags[]=b` and repeated keys fill lists.
-    Unknown parameters are ignored (caches and proxies add their own)."""
+    """Query parameters fill top-level fields (and a list's paging fields); `tags[]=a&tags[]=b`
+    and repeated keys fill lists. Unknown parameters are ignored (caches and proxies add their
+    own)."""
     grouped: dict[str, list[str]] = {}
     for key, value in query:
         grouped.setdefault(key.removesuffix("[]"), []).append(value)
-    fields = descriptor_of(message).fields_by_name
+    descriptor = descriptor_of(message)
+    fields = descriptor.fields_by_name
+    paging = page_request_field(descriptor)
     for key, values in grouped.items():
-        field = fields.get(key)
+        target, field = message, fields.get(key)
+        if field is None and paging is not None:
+            target, field = (
+                getattr(message, paging.name),
+                message_type(paging).fields_by_name.get(key),
+            )
         if field is None or key in skip or key == UPDATE_MASK:
             continue
         if field.message_type is not None and field.message_type.full_name != TIMESTAMP:
             continue
         chosen: Any = values if _is_repeated(field) else values[-1]
-        _set_field(message, field, chosen, key, lenient=True)
+        _set_field(target, field, chosen, key, lenient=True)
 
 
 def apply_form(

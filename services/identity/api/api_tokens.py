@@ -9,6 +9,7 @@ from plixa.identity.v1 import api_tokens_pb2, api_tokens_pb2_grpc
 from services.identity.api.support import send_cache_invalidations
 from services.identity.domain import api_tokens
 from services.kit.db import Database
+from services.kit.paging import PageQuery
 from services.kit.principal import require_owner
 from services.kit.protos import optional, stamp
 
@@ -30,12 +31,14 @@ class ApiTokensApi(api_tokens_pb2_grpc.ApiTokensServicer):
         self.db = db
 
     async def ListApiTokens(
-        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+        self, request: api_tokens_pb2.ListApiTokensRequest, context: grpc.aio.ServicerContext
     ) -> api_tokens_pb2.ListApiTokensResponse:
         require_owner()
         async with self.db.unit_of_work() as uow:
-            found = await api_tokens.list_tokens(uow)
-        return api_tokens_pb2.ListApiTokensResponse(items=[token_to_proto(t) for t in found])
+            page = await api_tokens.list_tokens(uow, PageQuery.from_proto(request.page))
+        return api_tokens_pb2.ListApiTokensResponse(
+            items=[token_to_proto(t) for t in page.items], meta=page.meta()
+        )
 
     async def CreateApiToken(
         self, request: api_tokens_pb2.CreateApiTokenRequest, context: grpc.aio.ServicerContext

@@ -10,6 +10,7 @@ from google.protobuf import empty_pb2
 from plixa.identity.v1 import availability_pb2, availability_pb2_grpc
 from services.identity.domain import availability
 from services.kit.db import Database
+from services.kit.paging import PageQuery
 from services.kit.principal import require_owner, require_user
 from services.kit.protos import optional, stamp
 
@@ -45,9 +46,13 @@ class AvailabilityApi(availability_pb2_grpc.AvailabilityServicer):
             return to_proto(await availability.heartbeat(uow, self.timeout))
 
     async def GetTeamAvailability(
-        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+        self,
+        request: availability_pb2.GetTeamAvailabilityRequest,
+        context: grpc.aio.ServicerContext,
     ) -> availability_pb2.TeamAvailability:
         require_owner()
         async with self.db.unit_of_work() as uow:
-            views = await availability.team(uow, self.timeout)
-        return availability_pb2.TeamAvailability(items=[to_proto(v) for v in views])
+            page = await availability.team(uow, self.timeout, PageQuery.from_proto(request.page))
+        return availability_pb2.TeamAvailability(
+            items=[to_proto(v) for v in page.items], meta=page.meta()
+        )

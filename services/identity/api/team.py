@@ -12,6 +12,7 @@ from services.identity.domain import team
 from services.identity.domain.passwords import PasswordHasher
 from services.kit.crypto import SecretBox
 from services.kit.db import Database
+from services.kit.paging import PageQuery
 from services.kit.principal import require_owner, require_user
 from services.kit.protos import optional, stamp
 
@@ -40,12 +41,14 @@ class TeamApi(team_pb2_grpc.TeamServicer):
         self.panel_url = panel_url
 
     async def ListInvitations(
-        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+        self, request: team_pb2.ListInvitationsRequest, context: grpc.aio.ServicerContext
     ) -> team_pb2.ListInvitationsResponse:
         require_owner()
         async with self.db.unit_of_work() as uow:
-            found = await team.list_invitations(uow)
-        return team_pb2.ListInvitationsResponse(items=[invitation_to_proto(i) for i in found])
+            page = await team.list_invitations(uow, PageQuery.from_proto(request.page))
+        return team_pb2.ListInvitationsResponse(
+            items=[invitation_to_proto(i) for i in page.items], meta=page.meta()
+        )
 
     async def CreateInvitation(
         self, request: team_pb2.CreateInvitationRequest, context: grpc.aio.ServicerContext
@@ -95,12 +98,14 @@ class TeamApi(team_pb2_grpc.TeamServicer):
         return session_to_proto(session)
 
     async def ListMembers(
-        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+        self, request: team_pb2.ListMembersRequest, context: grpc.aio.ServicerContext
     ) -> team_pb2.ListMembersResponse:
         require_user()
         async with self.db.unit_of_work() as uow:
-            found = await team.members(uow)
-        return team_pb2.ListMembersResponse(items=[user_to_proto(u) for u in found])
+            page = await team.members(uow, PageQuery.from_proto(request.page))
+        return team_pb2.ListMembersResponse(
+            items=[user_to_proto(u) for u in page.items], meta=page.meta()
+        )
 
     async def RemoveMember(
         self, request: team_pb2.MemberRef, context: grpc.aio.ServicerContext

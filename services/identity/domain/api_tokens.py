@@ -12,6 +12,7 @@ from services.identity.domain import tokens
 from services.identity.store import tokens as store
 from services.kit.db import UnitOfWork
 from services.kit.errors import not_found
+from services.kit.paging import Page, PageQuery
 from services.kit.validation import Checker
 
 NAME_PREFIX = "api:"
@@ -44,10 +45,8 @@ def _from_row(row: Any, plain: str | None = None) -> ApiToken:
     )
 
 
-async def list_tokens(uow: UnitOfWork) -> list[ApiToken]:
-    now = uow.clock.now()
-    rows = await store.list_api(uow)
-    return [_from_row(r) for r in rows if r.expires_at is None or r.expires_at > now]
+async def list_tokens(uow: UnitOfWork, page: PageQuery) -> Page[ApiToken]:
+    return (await store.list_api(uow, page, uow.clock.now())).map(_from_row)
 
 
 async def create(

@@ -12,6 +12,7 @@ from plixa.identity.v1 import events_pb2
 from services.identity.store import availability as store
 from services.kit.db import UnitOfWork
 from services.kit.errors import invalid
+from services.kit.paging import Page, PageQuery
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,9 @@ async def heartbeat(uow: UnitOfWork, timeout: timedelta) -> MemberAvailability:
     return _view(row, now, timeout)
 
 
-async def team(uow: UnitOfWork, timeout: timedelta) -> list[MemberAvailability]:
+async def team(uow: UnitOfWork, timeout: timedelta, page: PageQuery) -> Page[MemberAvailability]:
     now = uow.clock.now()
-    return [_view(row, now, timeout) for row in await store.team(uow)]
+    return (await store.team(uow, page)).map(lambda row: _view(row, now, timeout))
 
 
 async def sweep_silent_members(uow: UnitOfWork, timeout: timedelta) -> int:

@@ -19,6 +19,7 @@ from services.identity.store import invitations as store
 from services.kit.crypto import SecretBox
 from services.kit.db import UnitOfWork
 from services.kit.errors import DomainError, conflict, invalid, not_found
+from services.kit.paging import Page, PageQuery
 from services.kit.validation import Checker
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -70,9 +71,9 @@ def accept_url(panel_url: str, token: str) -> str:
     return f"{panel_url.rstrip('/')}/invitations/accept?token={quote(token)}"
 
 
-async def list_invitations(uow: UnitOfWork) -> list[Invitation]:
+async def list_invitations(uow: UnitOfWork, page: PageQuery) -> Page[Invitation]:
     now = uow.clock.now()
-    return [_invitation(row, now) for row in await store.list_all(uow)]
+    return (await store.list_page(uow, page)).map(lambda row: _invitation(row, now))
 
 
 async def _ensure_seat(uow: UnitOfWork, tenant_id: int, extra_pending: int) -> None:
@@ -213,8 +214,8 @@ async def accept(
     return Session(user, tenant, await accounts.issue_panel_token(uow, user))
 
 
-async def members(uow: UnitOfWork) -> list[User]:
-    return await account_store.list_members(uow)
+async def members(uow: UnitOfWork, page: PageQuery) -> Page[User]:
+    return await account_store.list_members(uow, page)
 
 
 async def remove_member(uow: UnitOfWork, user_id: int) -> None:

@@ -11,6 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from services.identity.domain.models import Tenant, User
 from services.identity.store.tables import tenants, users
 from services.kit.db import UnitOfWork
+from services.kit.paging import Keyset, Page, PageQuery, paginate
+
+MEMBERS_ORDER = Keyset("identity.members", id=users.c.id)  # who joined first
 
 
 def _tenant(row: Any) -> Tenant:
@@ -110,9 +113,8 @@ async def get_users(uow: UnitOfWork, tenant_id: int, ids: list[int]) -> list[Use
     return [_user(r) for r in rows]
 
 
-async def list_members(uow: UnitOfWork) -> list[User]:
-    rows = await uow.conn.execute(uow.scope.select(users).order_by(users.c.id))
-    return [_user(r) for r in rows]
+async def list_members(uow: UnitOfWork, page: PageQuery) -> Page[User]:
+    return (await paginate(uow.conn, uow.scope.select(users), MEMBERS_ORDER, page)).map(_user)
 
 
 async def count_members(uow: UnitOfWork, tenant_id: int) -> int:

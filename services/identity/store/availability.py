@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from services.identity.store.tables import users
 from services.kit.db import UnitOfWork
+from services.kit.paging import Keyset, Page, PageQuery, paginate
 
 COLUMNS = (
     users.c.id,
@@ -25,9 +26,12 @@ async def get(uow: UnitOfWork, user_id: int) -> Any:
     return (await uow.conn.execute(query)).one()
 
 
-async def team(uow: UnitOfWork) -> list[Any]:
-    query = uow.scope.select(users, *COLUMNS).order_by(users.c.name, users.c.id)
-    return list((await uow.conn.execute(query)).all())
+TEAM_ORDER = Keyset("identity.team_availability", id=users.c.id, sort=users.c.name)
+
+
+async def team(uow: UnitOfWork, page: PageQuery) -> Page[Any]:
+    """A page of the workspace's members' availability, by name."""
+    return await paginate(uow.conn, uow.scope.select(users, *COLUMNS), TEAM_ORDER, page)
 
 
 async def update(uow: UnitOfWork, user_id: int, **values: Any) -> Any:

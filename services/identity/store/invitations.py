@@ -9,6 +9,11 @@ from sqlalchemy import func, insert, select
 
 from services.identity.store.tables import invitations
 from services.kit.db import UnitOfWork
+from services.kit.paging import Keyset, Page, PageQuery, paginate
+
+INVITATIONS_ORDER = Keyset(
+    "identity.invitations", id=invitations.c.id, sort=invitations.c.created_at, descending=True
+)  # newest first
 
 
 async def add(uow: UnitOfWork, **values: Any) -> Any:
@@ -21,9 +26,9 @@ async def get(uow: UnitOfWork, invitation_id: int) -> Any | None:
     return (await uow.conn.execute(query)).one_or_none()
 
 
-async def list_all(uow: UnitOfWork) -> list[Any]:
-    query = uow.scope.select(invitations).order_by(invitations.c.created_at.desc())
-    return list((await uow.conn.execute(query)).all())
+async def list_page(uow: UnitOfWork, page: PageQuery) -> Page[Any]:
+    """A page of the workspace's invitations, whatever their status."""
+    return await paginate(uow.conn, uow.scope.select(invitations), INVITATIONS_ORDER, page)
 
 
 async def find_by_token_hash(uow: UnitOfWork, token_hash: bytes) -> Any | None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 
 from services.identity.domain.models import StoredToken
 from services.identity.store.tables import tokens
 from services.kit.db import UnitOfWork
+from services.kit.paging import Keyset, Page, PageQuery, paginate
+
+API_TOKENS_ORDER = Keyset("identity.api_tokens", id=tokens.c.id)  # oldest first
 
 
 async def add(
@@ -73,14 +76,15 @@ async def revoke(uow: UnitOfWork, token_id: int, at: datetime) -> bool:
     return bool(result.rowcount)
 
 
-async def list_api(uow: UnitOfWork) -> list[Any]:
-    """The caller's workspace's live API tokens; panel, challenge and staff tokens never appear."""
-    query = (
-        uow.scope.select(tokens)
-        .where(tokens.c.kind == "api", tokens.c.revoked_at.is_(None))
-        .order_by(tokens.c.id)
+async def list_api(uow: UnitOfWork, page: PageQuery, now: datetime) -> Page[Any]:
+    """A page of the caller's workspace's live API tokens (neither revoked nor expired); panel,
+    challenge and staff tokens never appear."""
+    query = uow.scope.select(tokens).where(
+        tokens.c.kind == "api",
+        tokens.c.revoked_at.is_(None),
+        or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > now),
     )
-    return list((await uow.conn.execute(query)).all())
+    return await paginate(uow.conn, query, API_TOKENS_ORDER, page)
 
 
 async def find_api(uow: UnitOfWork, token_id: int) -> Any | None:
