@@ -10,6 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway import transcode
+from gateway.errors import GatewayError
+from plixa.identity.v1 import team_pb2
 from scripts.mesh import Stack
 from tests.conftest import bearer, error_fields, register, unique_email
 from tests.test_api_tokens import business_owner
@@ -156,6 +159,19 @@ def test_a_cursor_carries_no_authority_across_workspaces(
 
 def _id(item: dict[str, Any]) -> int:
     return int(item["id"] if "id" in item else item["user_id"])
+
+
+def test_cursor_and_limit_are_read_from_the_top_level_of_the_query() -> None:
+    request = team_pb2.ListMembersRequest()
+    query = [("limit", "10"), ("cursor", "abc"), ("page", "x"), ("utm_source", "mail")]
+    transcode.apply_query(request, query, skip=set())
+    assert request.page.limit == 10 and request.page.cursor == "abc"
+    absent = team_pb2.ListMembersRequest()
+    transcode.apply_query(absent, [], skip=set())
+    assert not absent.page.HasField("limit") and not absent.page.HasField("cursor")
+    with pytest.raises(GatewayError) as refused:
+        transcode.apply_query(team_pb2.ListMembersRequest(), [("limit", "many")], skip=set())
+    assert refused.value.detail.fields[0].field == "limit"
 
 
 def test_the_openapi_documents_paging(api: httpx.Client) -> None:

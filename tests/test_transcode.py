@@ -26,7 +26,11 @@ def test_unset_optional_fields_are_null_and_ids_are_numbers() -> None:
         "role": "agent",
         "locale": "",
     }
-    assert transcode.to_json(paging_pb2.PageMeta(limit=20)) == {"next_cursor": None, "limit": 20}
+    assert transcode.to_json(paging_pb2.PageMeta(limit=20)) == {
+        "next_cursor": None,
+        "limit": 20,
+        "has_more": False,
+    }
     assert transcode.to_json(identity_pb2.Me()) == {"user": None, "tenant": None}
 
 
