@@ -1,11 +1,23 @@
-"""Cursor (keyset) paging for every list, so a page costs the same on page 1 and page 1,000 and
-an item added meanwhile is neither skipped nor repeated.
+"""Cursor (keyset) paging for every list: a page costs the same on page 1 and page 1,000, and
+items added or removed meanwhile never make the walk repeat or skip the others.
 
 A list declares its order once as a `Keyset` (a unique id column, optionally after a NOT NULL sort
 column, ascending or descending); `paginate` runs any tenant-scoped Select in that order from a
 `PageQuery` and returns a `Page`. The cursor names the last item's (sort key, id), is signed with
 a key derived from the internal secret and bound to its list, and carries no authority: the
-query's tenant scope applies whoever made the cursor."""
+query's tenant scope applies whoever made the cursor.
+
+A list, end to end:
+    proto     message ListLabelsRequest { plixa.common.v1.PageRequest page = 1; }
+              message ListLabelsResponse {
+                repeated Label items = 1; plixa.common.v1.PageMeta meta = 2; }
+              route option: get: "/v1/labels" response_body: "items"
+    store     LABELS_ORDER = Keyset("inbox.labels", id=labels.c.id, sort=labels.c.name)
+              rows = await paginate(uow.conn, uow.scope.select(labels), LABELS_ORDER, page)
+              return rows.map(_label)
+    servicer  page = await labels.list_page(uow, PageQuery.from_proto(request.page))
+              return ListLabelsResponse(items=[to_proto(x) for x in page.items], meta=page.meta())
+The gateway reads `?cursor=…&limit=…` into `page` and renders `meta` as the envelope's meta."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ class ApiTokensApi(api_tokens_pb2_grpc.ApiTokensServicer):
         self, request: api_tokens_pb2.ListApiTokensRequest, context: grpc.aio.ServicerContext
     ) -> api_tokens_pb2.ListApiTokensResponse:
         require_owner()
-        async with self.db.unit_of_work() as uow:
+        async with self.db.reader() as uow:
             page = await api_tokens.list_tokens(uow, PageQuery.from_proto(request.page))
         return api_tokens_pb2.ListApiTokensResponse(
             items=[token_to_proto(t) for t in page.items], meta=page.meta()

@@ -51,7 +51,7 @@ class AvailabilityApi(availability_pb2_grpc.AvailabilityServicer):
         context: grpc.aio.ServicerContext,
     ) -> availability_pb2.TeamAvailability:
         require_owner()
-        async with self.db.unit_of_work() as uow:
+        async with self.db.reader() as uow:
             page = await availability.team(uow, self.timeout, PageQuery.from_proto(request.page))
         return availability_pb2.TeamAvailability(
             items=[to_proto(v) for v in page.items], meta=page.meta()

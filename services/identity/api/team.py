@@ -44,7 +44,7 @@ class TeamApi(team_pb2_grpc.TeamServicer):
         self, request: team_pb2.ListInvitationsRequest, context: grpc.aio.ServicerContext
     ) -> team_pb2.ListInvitationsResponse:
         require_owner()
-        async with self.db.unit_of_work() as uow:
+        async with self.db.reader() as uow:
             page = await team.list_invitations(uow, PageQuery.from_proto(request.page))
         return team_pb2.ListInvitationsResponse(
             items=[invitation_to_proto(i) for i in page.items], meta=page.meta()
@@ -101,7 +101,7 @@ class TeamApi(team_pb2_grpc.TeamServicer):
         self, request: team_pb2.ListMembersRequest, context: grpc.aio.ServicerContext
     ) -> team_pb2.ListMembersResponse:
         require_user()
-        async with self.db.unit_of_work() as uow:
+        async with self.db.reader() as uow:
             page = await team.members(uow, PageQuery.from_proto(request.page))
         return team_pb2.ListMembersResponse(
             items=[user_to_proto(u) for u in page.items], meta=page.meta()
