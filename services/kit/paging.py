@@ -165,14 +165,14 @@ def _value_type(column: ColumnElement[Any]) -> type:
 
 
 @cache
-def _cursor_key(secret: bytes) -> bytes:
-    # A key of its own, so a cursor can never pass for any other signed value.
-    return hmac.new(secret, b"plixa-page-cursor-v1", hashlib.sha256).digest()
+def _cursor_key() -> bytes:
+    # Read once per process; a key of its own, so a cursor never passes for another signed value.
+    return hmac.new(internal_secret(), b"plixa-page-cursor-v1", hashlib.sha256).digest()
 
 
 def _mac(keyset: Keyset, payload: bytes) -> bytes:
     signed = keyset.name.encode() + b"\x00" + payload
-    return hmac.new(_cursor_key(internal_secret()), signed, hashlib.sha256).digest()[:MAC_BYTES]
+    return hmac.new(_cursor_key(), signed, hashlib.sha256).digest()[:MAC_BYTES]
 
 
 def encode_cursor(keyset: Keyset, values: Sequence[Any]) -> str:
