@@ -172,7 +172,7 @@ def _cursor_key() -> bytes:
 
 def _mac(keyset: Keyset, payload: bytes) -> bytes:
     signed = keyset.name.encode() + b"\x00" + payload
-    return hmac.new(_cursor_key(), signed, hashlib.sha256).digest()[:MAC_BYTES]
+    return hmac.digest(_cursor_key(), signed, "sha256")[:MAC_BYTES]
 
 
 def encode_cursor(keyset: Keyset, values: Sequence[Any]) -> str:
