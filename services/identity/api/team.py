@@ -6,28 +6,12 @@ import grpc
 from google.protobuf import empty_pb2
 
 from plixa.identity.v1 import identity_pb2, team_pb2, team_pb2_grpc
-from services.identity.api.mapping import session_to_proto, user_to_proto
-from services.identity.api.support import send_cache_invalidations
 from services.identity.domain import team
 from services.identity.domain.passwords import PasswordHasher
 from services.kit.crypto import SecretBox
 from services.kit.db import Database
 from services.kit.principal import require_owner, require_user
-from services.kit.protos import optional, stamp
-
-
-def invitation_to_proto(invitation: team.Invitation) -> team_pb2.Invitation:
-    return team_pb2.Invitation(
-        id=invitation.id,
-        email=invitation.email,
-        role=invitation.role,
-        status=invitation.status,
-        expires_at=stamp(invitation.expires_at),
-        accepted_at=stamp(invitation.accepted_at),
-        created_at=stamp(invitation.created_at),
-        token=invitation.token,
-        accept_url=invitation.accept_url,
-    )
+from services.kit.protos import optional, to_proto
 
 
 class TeamApi(team_pb2_grpc.TeamServicer):
@@ -45,7 +29,9 @@ class TeamApi(team_pb2_grpc.TeamServicer):
         require_owner()
         async with self.db.unit_of_work() as uow:
             found = await team.list_invitations(uow)
-        return team_pb2.ListInvitationsResponse(items=[invitation_to_proto(i) for i in found])
+        return team_pb2.ListInvitationsResponse(
+            items=[to_proto(i, team_pb2.Invitation) for i in found]
+        )
 
     async def CreateInvitation(
         self, request: team_pb2.CreateInvitationRequest, context: grpc.aio.ServicerContext
@@ -59,7 +45,7 @@ class TeamApi(team_pb2_grpc.TeamServicer):
                 box=self.box,
                 panel_url=self.panel_url,
             )
-        return invitation_to_proto(invitation)
+        return to_proto(invitation, team_pb2.Invitation)
 
     async def ResendInvitation(
         self, request: team_pb2.InvitationRef, context: grpc.aio.ServicerContext
@@ -67,7 +53,7 @@ class TeamApi(team_pb2_grpc.TeamServicer):
         require_owner()
         async with self.db.unit_of_work() as uow:
             invitation = await team.resend(uow, request.id, box=self.box, panel_url=self.panel_url)
-        return invitation_to_proto(invitation)
+        return to_proto(invitation, team_pb2.Invitation)
 
     async def CancelInvitation(
         self, request: team_pb2.InvitationRef, context: grpc.aio.ServicerContext
@@ -92,7 +78,7 @@ class TeamApi(team_pb2_grpc.TeamServicer):
             session = await team.accept(
                 uow, token=request.token, name=name, locale=locale, password_hash=password_hash
             )
-        return session_to_proto(session)
+        return to_proto(session, identity_pb2.AuthSession)
 
     async def ListMembers(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
@@ -100,7 +86,7 @@ class TeamApi(team_pb2_grpc.TeamServicer):
         require_user()
         async with self.db.unit_of_work() as uow:
             found = await team.members(uow)
-        return team_pb2.ListMembersResponse(items=[user_to_proto(u) for u in found])
+        return team_pb2.ListMembersResponse(items=[to_proto(u, identity_pb2.User) for u in found])
 
     async def RemoveMember(
         self, request: team_pb2.MemberRef, context: grpc.aio.ServicerContext
@@ -108,5 +94,4 @@ class TeamApi(team_pb2_grpc.TeamServicer):
         require_owner()
         async with self.db.unit_of_work() as uow:
             await team.remove_member(uow, request.id)
-        send_cache_invalidations(context, uow)
         return empty_pb2.Empty()

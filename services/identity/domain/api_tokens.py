@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from plixa.identity.v1 import events_pb2
 from services.identity.domain import tokens
+from services.identity.domain.models import TokenRecord
 from services.identity.store import tokens as store
 from services.kit.db import UnitOfWork
 from services.kit.errors import not_found
@@ -31,7 +31,7 @@ class ApiToken:
     plain: str | None = None  # only right after creation
 
 
-def _from_row(row: Any, plain: str | None = None) -> ApiToken:
+def _from_record(row: TokenRecord, plain: str | None = None) -> ApiToken:
     return ApiToken(
         id=row.id,
         name=row.name.removeprefix(NAME_PREFIX),
@@ -47,7 +47,7 @@ def _from_row(row: Any, plain: str | None = None) -> ApiToken:
 async def list_tokens(uow: UnitOfWork) -> list[ApiToken]:
     now = uow.clock.now()
     rows = await store.list_api(uow)
-    return [_from_row(r) for r in rows if r.expires_at is None or r.expires_at > now]
+    return [_from_record(r) for r in rows if r.expires_at is None or r.expires_at > now]
 
 
 async def create(
@@ -76,7 +76,8 @@ async def create(
         user_id=principal.user_id,
         expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
     )
-    return _from_row(await store.get_row(uow, token_id), tokens.render(token_id, secret.plain))
+    record = await store.get_record(uow, token_id)
+    return _from_record(record, tokens.render(token_id, secret.plain))
 
 
 async def revoke(uow: UnitOfWork, token_id: int) -> None:

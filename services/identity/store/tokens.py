@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from services.identity.domain.models import StoredToken
+from services.identity.domain.models import StoredToken, TokenRecord
 from services.identity.store.tables import tokens
 from services.kit.db import UnitOfWork
+from services.kit.rows import from_row, from_rows
 
 
 async def add(
@@ -44,20 +45,7 @@ async def add(
 async def find(uow: UnitOfWork, token_id: int) -> StoredToken | None:
     """Token lookup precedes knowing the tenant: the id comes from the bearer itself."""
     row = (await uow.conn.execute(select(tokens).where(tokens.c.id == token_id))).one_or_none()
-    if row is None:
-        return None
-    return StoredToken(
-        id=row.id,
-        kind=row.kind,
-        tenant_id=row.tenant_id,
-        user_id=row.user_id,
-        staff_id=row.staff_id,
-        secret_hash=row.secret_hash,
-        abilities=list(row.abilities),
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-        last_used_at=row.last_used_at,
-    )
+    return from_row(StoredToken, row) if row else None
 
 
 async def touch(uow: UnitOfWork, token_id: int, at: datetime) -> None:
@@ -73,22 +61,24 @@ async def revoke(uow: UnitOfWork, token_id: int, at: datetime) -> bool:
     return bool(result.rowcount)
 
 
-async def list_api(uow: UnitOfWork) -> list[Any]:
+async def list_api(uow: UnitOfWork) -> list[TokenRecord]:
     """The caller's workspace's live API tokens; panel, challenge and staff tokens never appear."""
     query = (
         uow.scope.select(tokens)
         .where(tokens.c.kind == "api", tokens.c.revoked_at.is_(None))
         .order_by(tokens.c.id)
     )
-    return list((await uow.conn.execute(query)).all())
+    return from_rows(TokenRecord, await uow.conn.execute(query))
 
 
-async def find_api(uow: UnitOfWork, token_id: int) -> Any | None:
+async def find_api(uow: UnitOfWork, token_id: int) -> TokenRecord | None:
     query = uow.scope.select(tokens).where(
         tokens.c.id == token_id, tokens.c.kind == "api", tokens.c.revoked_at.is_(None)
     )
-    return (await uow.conn.execute(query)).one_or_none()
+    row = (await uow.conn.execute(query)).one_or_none()
+    return from_row(TokenRecord, row) if row else None
 
 
-async def get_row(uow: UnitOfWork, token_id: int) -> Any:
-    return (await uow.conn.execute(select(tokens).where(tokens.c.id == token_id))).one()
+async def get_record(uow: UnitOfWork, token_id: int) -> TokenRecord:
+    row = (await uow.conn.execute(select(tokens).where(tokens.c.id == token_id))).one()
+    return from_row(TokenRecord, row)
