@@ -30,7 +30,7 @@ class Person:
 @dataclass(frozen=True)
 class PersonChanges:
     name: str | Unset = UNSET
-    nickname: str | None | Unset = UNSET
+    nickname: str | Unset | None = UNSET
 
 
 # ── rows ────────────────────────────────────────────────────────────────────────────────────
@@ -204,8 +204,8 @@ def test_the_message_plan_is_built_once_per_pair() -> None:
 
 @dataclass(frozen=True)
 class MeChanges:
-    name: str | None | Unset = UNSET
-    locale: str | None | Unset = UNSET
+    name: str | Unset | None = UNSET
+    locale: str | Unset | None = UNSET
 
 
 def test_only_masked_fields_change_and_null_is_none() -> None:
