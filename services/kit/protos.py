@@ -46,65 +46,57 @@ def stamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
 
 # ── dataclass → message ─────────────────────────────────────────────────────────────────────
 
-Convert = Callable[[Any], Any]
+Build = Callable[[Any], dict[str, Any]]
+_builders: dict[tuple[type, type[Message]], Build] = {}
 
 
-def _message_class(descriptor: Descriptor) -> type[Message]:
-    return message_factory.GetMessageClass(descriptor)
+def _nested(descriptor: Descriptor) -> Callable[[Any], Any]:
+    """A nested dataclass becomes its message (a message is passed as it is)."""
+    message_class = message_factory.GetMessageClass(descriptor)
+    return lambda v: v if isinstance(v, Message) else to_proto(v, message_class)
 
 
-def _value_converter(field: Any) -> Convert | None:
-    """How one element of a field is converted, or None when it is copied as it is."""
-    sub = field.message_type
-    if sub is None or (sub.GetOptions().map_entry):
-        return None
-    if sub.full_name == TIMESTAMP:
-        return lambda v: stamp(v) if isinstance(v, datetime) else v
-    sub_class = _message_class(sub)
-    return lambda v: v if isinstance(v, Message) else to_proto(v, sub_class)
-
-
-ProtoPlan = tuple[tuple[str, bool, Convert | None], ...]
-_proto_plans: dict[tuple[type, type[Message]], ProtoPlan] = {}
-
-
-def _proto_plan(cls: type, message_class: type[Message]) -> ProtoPlan:
-    """(field name, repeated, converter) for each message field the object's class has; built
-    once per (class, message) pair."""
-    plan = _proto_plans.get((cls, message_class))
-    if plan is None:
-        plan = _proto_plans[(cls, message_class)] = _build_proto_plan(cls, message_class)
-    return plan
-
-
-def _build_proto_plan(cls: type, message_class: type[Message]) -> ProtoPlan:
+def _compile_builder(cls: type, message_class: type[Message]) -> Build:
+    """A function that reads `cls`'s fields into the constructor keywords of `message_class`,
+    generated once per pair so a call costs no reflection: one attribute read and one None test
+    per field. Datetimes are passed as they are: the constructor turns them into Timestamps."""
     attrs = set(field_names(cls)) if dataclasses.is_dataclass(cls) else set()
-    plan = []
+    namespace: dict[str, Any] = {}
+    body = ["def build(obj):", "    values = {}"]
+    field: Any
     for field in message_class.DESCRIPTOR.fields:
-        if field.name not in attrs and not isinstance(getattr(cls, field.name, None), property):
+        name = field.name
+        if name not in attrs and not isinstance(getattr(cls, name, None), property):
             continue
-        is_map = field.message_type is not None and field.message_type.GetOptions().map_entry
-        repeated = field.is_repeated and not is_map
-        plan.append((field.name, repeated, _value_converter(field)))
-    return tuple(plan)
+        sub = field.message_type
+        expr = "v"
+        if sub is not None and not sub.GetOptions().map_entry and sub.full_name != TIMESTAMP:
+            namespace[f"nested_{name}"] = _nested(sub)
+            repeated = field.is_repeated
+            expr = f"[nested_{name}(x) for x in v]" if repeated else f"nested_{name}(v)"
+        body += [
+            f"    v = obj.{name}",
+            "    if v is not None:",
+            f"        values[{name!r}] = {expr}",
+        ]
+    body.append("    return values")
+    exec("\n".join(body), namespace)  # the source names only descriptor fields
+    build: Build = namespace["build"]
+    return build
 
 
 def to_proto(obj: object, message_class: type[M], **overrides: Any) -> M:
     """`message_class` filled from `obj`'s same-named fields; `overrides` set (or, with None,
     clear) fields that are renamed or computed."""
-    values: dict[str, Any] = {}
-    plan = _proto_plan(type(obj), cast(type[Message], message_class))
-    for name, repeated, convert in plan:
-        if name in overrides:
-            continue
-        value = getattr(obj, name)
-        if value is None:
-            continue
-        if convert is not None:
-            value = [convert(v) for v in value] if repeated else convert(value)
-        values[name] = value
+    key = (type(obj), cast(type[Message], message_class))
+    build = _builders.get(key)
+    if build is None:
+        build = _builders[key] = _compile_builder(*key)
+    values = build(obj)
     for name, value in overrides.items():
-        if value is not None:
+        if value is None:
+            values.pop(name, None)
+        else:
             values[name] = value
     return message_class(**values)
 

@@ -193,10 +193,10 @@ def test_properties_and_lists_of_nested_dataclasses() -> None:
 def test_the_message_plan_is_built_once_per_pair() -> None:
     user = User(1, 2, "Ana", "a@b.co", "agent", "en")
     to_proto(user, identity_pb2.User)
-    plan = protos._proto_plans[(User, identity_pb2.User)]
+    build = protos._builders[(User, identity_pb2.User)]
     to_proto(user, identity_pb2.User)
-    assert protos._proto_plans[(User, identity_pb2.User)] is plan
-    assert "password_hash" not in {name for name, _, _ in plan}
+    assert protos._builders[(User, identity_pb2.User)] is build
+    assert "password_hash" not in build(user)
 
 
 # ── update mask → change set ────────────────────────────────────────────────────────────────
