@@ -184,6 +184,7 @@ class Gateway:
     ) -> Message:
         message = route.request_class()
         rule = route.rule
+        body_keys: set[str] = set()
         if rule.body:
             content_type = request.headers.get("content-type", "")
             if content_type.startswith("multipart/form-data"):
@@ -192,9 +193,11 @@ class Gateway:
                 data = _parse_json(body)
                 target = message if rule.body == "*" else getattr(message, rule.body)
                 transcode.fill_message(target, data)
-                if request.method == "PATCH":
-                    transcode.set_update_mask(message, list(data))
-        transcode.apply_query(message, list(request.query_params.multi_items()), skip=set(params))
+                transcode.set_update_mask(message, list(data))  # requests with a mask only
+                body_keys = set(data) if rule.body == "*" else set()
+        transcode.apply_query(
+            message, list(request.query_params.multi_items()), skip=set(params), body=body_keys
+        )
         transcode.apply_path_params(message, params)
         return message
 

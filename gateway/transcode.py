@@ -1,7 +1,8 @@
 """JSON ⇄ protobuf, decided once for the whole API.
 
 In: path variables, query string, JSON body or multipart form. Unknown body keys and wrong types
-are refused with 422 naming the field; a PATCH fills `update_mask` with the keys sent.
+are refused with 422 naming the field, and so is a query parameter that contradicts the body; a
+request with an `update_mask` (PATCH, and the PUTs of settings) gets the keys sent as its mask.
 Out: the reference's snake_case names, ids as JSON numbers, unset optional fields as null,
 timestamps as ISO-8601 with offset, every documented field present."""
 
@@ -244,10 +245,16 @@ def page_request_field(descriptor: Descriptor) -> FieldDescriptor | None:
     return None
 
 
-def apply_query(message: Message, query: list[tuple[str, str]], skip: set[str]) -> None:
+def apply_query(
+    message: Message,
+    query: list[tuple[str, str]],
+    skip: set[str],
+    body: frozenset[str] | set[str] = frozenset(),
+) -> None:
     """Query parameters fill top-level fields (and a list's paging fields); `tags[]=a&tags[]=b`
     and repeated keys fill lists. Unknown parameters are ignored (caches and proxies add their
-    own)."""
+    own). A parameter naming a field the body also sent (`body`: its top-level keys) must say the
+    same, or it is a 422."""
     grouped: dict[str, list[str]] = {}
     for key, value in query:
         grouped.setdefault(key.removesuffix("[]"), []).append(value)
@@ -266,7 +273,21 @@ def apply_query(message: Message, query: list[tuple[str, str]], skip: set[str]) 
         if field.message_type is not None and field.message_type.full_name != TIMESTAMP:
             continue
         chosen: Any = values if _is_repeated(field) else values[-1]
+        if key in body and target is message:
+            _refuse_contradiction(message, field, chosen, key)
+            continue
         _set_field(target, field, chosen, key, lenient=True)
+
+
+def _refuse_contradiction(message: Message, field: FieldDescriptor, chosen: Any, key: str) -> None:
+    """The body already set `key` (null leaves it unset); the query's value must equal it."""
+    from_query = type(message)()
+    _set_field(from_query, field, chosen, key, lenient=True)
+    same = getattr(from_query, key) == getattr(message, key)
+    if field.has_presence and not field.is_repeated:
+        same = same and message.HasField(key)  # a null in the body is no value to agree with
+    if not same:
+        raise invalid_input(key, f"The {key} in the query string contradicts the body.")
 
 
 def apply_form(

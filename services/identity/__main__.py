@@ -25,13 +25,13 @@ from services.identity.api.internal import IdentityInternalApi
 from services.identity.api.onboarding import OnboardingApi
 from services.identity.api.security import SecurityApi
 from services.identity.api.staff import StaffAuthApi
-from services.identity.api.support import PasswordGate
 from services.identity.api.team import TeamApi
 from services.identity.api.two_factor import TwoFactorApi
 from services.identity.api.workspace import WorkspaceApi
 from services.identity.clients.onboarding import OnboardingClient
 from services.identity.domain import onboarding
 from services.identity.domain.logos import LogoStorage
+from services.identity.domain.password_gate import PasswordGate
 from services.identity.domain.passwords import PasswordHasher
 from services.identity.events import billing as billing_events
 from services.identity.jobs import identity_jobs

@@ -19,6 +19,7 @@ from plixa.common.v1.principal_pb2 import Principal
 from services.kit.clock import Clock
 from services.kit.config import asyncpg_url
 from services.kit.errors import unauthenticated
+from services.kit.invalidation import record_committed
 from services.kit.outbox import outbox_channel, outbox_table
 from services.kit.principal import current_principal
 
@@ -124,6 +125,7 @@ class Database:
             uow = UnitOfWork(conn, self.schema, self.clock, principal or current_principal())
             yield uow
             await uow.flush_events()
+        record_committed(uow.emitted)  # the call's invalidation trailers follow from these
 
     @asynccontextmanager
     async def reader(self, principal: Principal | None = None) -> AsyncIterator[UnitOfWork]:

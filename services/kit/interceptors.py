@@ -13,6 +13,7 @@ import grpc
 from sqlalchemy.exc import DBAPIError
 
 from services.kit.errors import ERROR_METADATA_KEY, DomainError
+from services.kit.invalidation import CacheInvalidationInterceptor
 from services.kit.logs import request_id_var, tenant_id_var
 from services.kit.principal import (
     reset_current_principal,
@@ -156,4 +157,5 @@ def standard_interceptors(secret: bytes) -> list[grpc.aio.ServerInterceptor]:
         ErrorInterceptor(),
         DeadlineInterceptor(),
         PrincipalInterceptor(secret),
+        CacheInvalidationInterceptor(),
     ]

@@ -8,19 +8,11 @@ import grpc
 from google.protobuf import empty_pb2
 
 from plixa.identity.v1 import account_pb2, account_pb2_grpc
-from services.identity.api.support import PasswordGate
+from plixa.identity.v1.account_pb2 import AccountDeletion
 from services.identity.domain import deletion
+from services.identity.domain.password_gate import PasswordGate
 from services.kit.db import Database
-from services.kit.protos import stamp
-
-
-def to_proto(state: deletion.DeletionState) -> account_pb2.AccountDeletion:
-    return account_pb2.AccountDeletion(
-        scheduled=state.scheduled,
-        scope=state.scope,
-        requested_at=stamp(state.requested_at),
-        scheduled_for=stamp(state.scheduled_for),
-    )
+from services.kit.protos import to_proto
 
 
 class AccountApi(account_pb2_grpc.AccountServicer):
@@ -32,7 +24,7 @@ class AccountApi(account_pb2_grpc.AccountServicer):
     async def GetAccountDeletion(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
     ) -> account_pb2.AccountDeletion:
-        return to_proto(deletion.state_of(await self.gate.current_user()))
+        return to_proto(deletion.state_of(await self.gate.current_user()), AccountDeletion)
 
     async def RequestAccountDeletion(
         self,
@@ -41,11 +33,11 @@ class AccountApi(account_pb2_grpc.AccountServicer):
     ) -> account_pb2.AccountDeletion:
         user = await self.gate.confirm(request.password)
         async with self.db.unit_of_work() as uow:
-            return to_proto(await deletion.request(uow, user, self.grace))
+            return to_proto(await deletion.request(uow, user, self.grace), AccountDeletion)
 
     async def CancelAccountDeletion(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
     ) -> account_pb2.AccountDeletion:
         user = await self.gate.current_user()
         async with self.db.unit_of_work() as uow:
-            return to_proto(await deletion.cancel(uow, user))
+            return to_proto(await deletion.cancel(uow, user), AccountDeletion)

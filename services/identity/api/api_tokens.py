@@ -6,24 +6,11 @@ import grpc
 from google.protobuf import empty_pb2
 
 from plixa.identity.v1 import api_tokens_pb2, api_tokens_pb2_grpc
-from services.identity.api.support import send_cache_invalidations
 from services.identity.domain import api_tokens
 from services.kit.db import Database
 from services.kit.paging import PageQuery
 from services.kit.principal import require_owner
-from services.kit.protos import optional, stamp
-
-
-def token_to_proto(token: api_tokens.ApiToken) -> api_tokens_pb2.ApiToken:
-    return api_tokens_pb2.ApiToken(
-        id=token.id,
-        name=token.name,
-        abilities=token.abilities,
-        prefix=token.prefix,
-        expires_at=stamp(token.expires_at),
-        last_used_at=stamp(token.last_used_at),
-        created_at=stamp(token.created_at),
-    )
+from services.kit.protos import optional, to_proto
 
 
 class ApiTokensApi(api_tokens_pb2_grpc.ApiTokensServicer):
@@ -37,7 +24,7 @@ class ApiTokensApi(api_tokens_pb2_grpc.ApiTokensServicer):
         async with self.db.reader() as uow:
             page = await api_tokens.list_tokens(uow, PageQuery.from_proto(request.page))
         return api_tokens_pb2.ListApiTokensResponse(
-            items=[token_to_proto(t) for t in page.items], meta=page.meta()
+            items=[to_proto(t, api_tokens_pb2.ApiToken) for t in page.items], meta=page.meta()
         )
 
     async def CreateApiToken(
@@ -51,15 +38,7 @@ class ApiTokensApi(api_tokens_pb2_grpc.ApiTokensServicer):
                 abilities=list(request.abilities),
                 expires_in_days=optional(request, "expires_in_days"),
             )
-        return api_tokens_pb2.CreatedApiToken(
-            id=token.id,
-            name=token.name,
-            abilities=token.abilities,
-            prefix=token.prefix,
-            expires_at=stamp(token.expires_at),
-            created_at=stamp(token.created_at),
-            token=token.plain or "",
-        )
+        return to_proto(token, api_tokens_pb2.CreatedApiToken, token=token.plain)
 
     async def RevokeApiToken(
         self, request: api_tokens_pb2.RevokeApiTokenRequest, context: grpc.aio.ServicerContext
@@ -67,5 +46,4 @@ class ApiTokensApi(api_tokens_pb2_grpc.ApiTokensServicer):
         require_owner()
         async with self.db.unit_of_work() as uow:
             await api_tokens.revoke(uow, request.id)
-        send_cache_invalidations(context, uow)
         return empty_pb2.Empty()

@@ -12,17 +12,7 @@ from services.identity.domain import availability
 from services.kit.db import Database
 from services.kit.paging import PageQuery
 from services.kit.principal import require_owner, require_user
-from services.kit.protos import optional, stamp
-
-
-def to_proto(view: availability.MemberAvailability) -> availability_pb2.MemberAvailability:
-    return availability_pb2.MemberAvailability(
-        user_id=view.user_id,
-        name=view.name,
-        is_available=view.is_available,
-        status=view.status,
-        last_seen_at=stamp(view.last_seen_at),
-    )
+from services.kit.protos import optional, to_proto
 
 
 class AvailabilityApi(availability_pb2_grpc.AvailabilityServicer):
@@ -36,14 +26,15 @@ class AvailabilityApi(availability_pb2_grpc.AvailabilityServicer):
         require_user()
         async with self.db.unit_of_work() as uow:
             view = await availability.set_mine(uow, optional(request, "is_available"), self.timeout)
-        return to_proto(view)
+        return to_proto(view, availability_pb2.MemberAvailability)
 
     async def Heartbeat(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
     ) -> availability_pb2.MemberAvailability:
         require_user()
         async with self.db.unit_of_work() as uow:
-            return to_proto(await availability.heartbeat(uow, self.timeout))
+            view = await availability.heartbeat(uow, self.timeout)
+        return to_proto(view, availability_pb2.MemberAvailability)
 
     async def GetTeamAvailability(
         self,
@@ -54,5 +45,6 @@ class AvailabilityApi(availability_pb2_grpc.AvailabilityServicer):
         async with self.db.reader() as uow:
             page = await availability.team(uow, self.timeout, PageQuery.from_proto(request.page))
         return availability_pb2.TeamAvailability(
-            items=[to_proto(v) for v in page.items], meta=page.meta()
+            items=[to_proto(v, availability_pb2.MemberAvailability) for v in page.items],
+            meta=page.meta(),
         )

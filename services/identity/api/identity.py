@@ -6,14 +6,13 @@ import grpc
 from google.protobuf import empty_pb2
 
 from plixa.identity.v1 import identity_pb2, identity_pb2_grpc
-from services.identity.api.mapping import me_to_proto, session_to_proto, user_to_proto
-from services.identity.api.support import send_cache_invalidations
+from services.identity.api.mapping import me_to_proto
 from services.identity.domain import accounts, sessions
 from services.identity.domain.credentials import invalid_credentials
 from services.identity.domain.passwords import PasswordHasher
 from services.kit.db import Database
 from services.kit.principal import require_user
-from services.kit.protos import optional
+from services.kit.protos import masked_changes, optional, to_proto
 
 
 class IdentityApi(identity_pb2_grpc.IdentityServicer):
@@ -38,7 +37,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServicer):
         password_hash = await self.passwords.hash(form.password)  # outside the transaction
         async with self.db.unit_of_work() as uow:
             session = await accounts.register(uow, form, password_hash)
-        return session_to_proto(session)
+        return to_proto(session, identity_pb2.AuthSession)
 
     async def Login(
         self, request: identity_pb2.LoginRequest, context: grpc.aio.ServicerContext
@@ -52,7 +51,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServicer):
             session = await accounts.complete_login(uow, user, request.email, password_ok)
         if session is None:  # raised after the commit, so the failure counts
             raise invalid_credentials()
-        return session_to_proto(session)
+        return to_proto(session, identity_pb2.AuthSession)
 
     async def Logout(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
@@ -60,7 +59,6 @@ class IdentityApi(identity_pb2_grpc.IdentityServicer):
         require_user()
         async with self.db.unit_of_work() as uow:
             await sessions.revoke_current(uow)
-        send_cache_invalidations(context, uow)
         return empty_pb2.Empty()
 
     async def GetMe(
@@ -74,10 +72,9 @@ class IdentityApi(identity_pb2_grpc.IdentityServicer):
         self, request: identity_pb2.UpdateMeRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Me:
         require_user()
+        asked = masked_changes(request, accounts.MeChanges)
         async with self.db.unit_of_work() as uow:
-            user, tenant = await accounts.update_me(
-                uow, name=optional(request, "name"), locale=optional(request, "locale")
-            )
+            user, tenant = await accounts.update_me(uow, asked)
         return me_to_proto(user, tenant)
 
     async def GetTeamMember(
@@ -85,4 +82,4 @@ class IdentityApi(identity_pb2_grpc.IdentityServicer):
     ) -> identity_pb2.User:
         require_user()
         async with self.db.reader() as uow:
-            return user_to_proto(await accounts.member(uow, request.id))
+            return to_proto(await accounts.member(uow, request.id), identity_pb2.User)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import grpc
 
 from plixa.common.v1.principal_pb2 import Principal
-from plixa.identity.v1 import internal_pb2, internal_pb2_grpc
-from services.identity.api.mapping import user_to_proto
+from plixa.identity.v1 import identity_pb2, internal_pb2, internal_pb2_grpc
 from services.identity.domain import sessions
 from services.identity.store import accounts as account_store
 from services.kit.db import Database
 from services.kit.principal import ANONYMOUS, require_service
+from services.kit.protos import to_proto
 
 
 class IdentityInternalApi(internal_pb2_grpc.IdentityInternalServicer):
@@ -32,4 +32,4 @@ class IdentityInternalApi(internal_pb2_grpc.IdentityInternalServicer):
         require_service()
         async with self.db.unit_of_work(ANONYMOUS) as uow:
             users = await account_store.get_users(uow, request.tenant_id, list(request.ids))
-        return internal_pb2.GetUsersResponse(users=[user_to_proto(u) for u in users])
+        return internal_pb2.GetUsersResponse(users=[to_proto(u, identity_pb2.User) for u in users])

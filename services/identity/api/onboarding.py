@@ -10,18 +10,11 @@ from services.identity.clients.onboarding import OnboardingClient
 from services.identity.domain import onboarding
 from services.kit.db import Database
 from services.kit.principal import require_owner, require_user
+from services.kit.protos import to_proto
 
 
-def to_proto(checklist: onboarding.Checklist) -> onboarding_pb2.Onboarding:
-    return onboarding_pb2.Onboarding(
-        dismissed=checklist.dismissed,
-        completed=checklist.completed,
-        total=len(checklist.steps),
-        steps=[
-            onboarding_pb2.OnboardingStep(key=s.key, done=s.done, service=s.service)
-            for s in checklist.steps
-        ],
-    )
+def checklist_to_proto(checklist: onboarding.Checklist) -> onboarding_pb2.Onboarding:
+    return to_proto(checklist, onboarding_pb2.Onboarding, total=len(checklist.steps))
 
 
 class OnboardingApi(onboarding_pb2_grpc.OnboardingChecklistServicer):
@@ -32,7 +25,7 @@ class OnboardingApi(onboarding_pb2_grpc.OnboardingChecklistServicer):
     async def _current(self, tenant_id: int) -> onboarding_pb2.Onboarding:
         remote = await self.client.progress(tenant_id)  # no transaction held while asking
         async with self.db.unit_of_work() as uow:
-            return to_proto(await onboarding.checklist(uow, remote))
+            return checklist_to_proto(await onboarding.checklist(uow, remote))
 
     async def GetOnboarding(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext

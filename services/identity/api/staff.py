@@ -6,14 +6,13 @@ import grpc
 from google.protobuf import empty_pb2
 
 from plixa.identity.v1 import staff_pb2, staff_pb2_grpc
-from services.identity.api.mapping import staff_session_to_proto, staff_to_proto
-from services.identity.api.support import send_cache_invalidations
 from services.identity.domain import sessions
 from services.identity.domain import staff as staff_domain
 from services.identity.domain.credentials import invalid_credentials
 from services.identity.domain.passwords import PasswordHasher
 from services.kit.db import Database
 from services.kit.principal import require_staff
+from services.kit.protos import to_proto
 
 
 class StaffAuthApi(staff_pb2_grpc.StaffAuthServicer):
@@ -33,7 +32,7 @@ class StaffAuthApi(staff_pb2_grpc.StaffAuthServicer):
             session = await staff_domain.complete_login(uow, staff, request.email, password_ok)
         if session is None:  # raised after the commit, so the failure counts
             raise invalid_credentials()
-        return staff_session_to_proto(session)
+        return to_proto(session, staff_pb2.StaffSession)
 
     async def StaffLogout(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
@@ -41,7 +40,6 @@ class StaffAuthApi(staff_pb2_grpc.StaffAuthServicer):
         require_staff()
         async with self.db.unit_of_work() as uow:
             await sessions.revoke_current(uow)
-        send_cache_invalidations(context, uow)
         return empty_pb2.Empty()
 
     async def GetStaffMe(
@@ -49,4 +47,4 @@ class StaffAuthApi(staff_pb2_grpc.StaffAuthServicer):
     ) -> staff_pb2.Staff:
         require_staff()
         async with self.db.unit_of_work() as uow:
-            return staff_to_proto(await staff_domain.me(uow))
+            return to_proto(await staff_domain.me(uow), staff_pb2.Staff)

@@ -6,29 +6,13 @@ import grpc
 from google.protobuf import empty_pb2
 
 from plixa.identity.v1 import identity_pb2, team_pb2, team_pb2_grpc
-from services.identity.api.mapping import session_to_proto, user_to_proto
-from services.identity.api.support import send_cache_invalidations
 from services.identity.domain import team
 from services.identity.domain.passwords import PasswordHasher
 from services.kit.crypto import SecretBox
 from services.kit.db import Database
 from services.kit.paging import PageQuery
 from services.kit.principal import require_owner, require_user
-from services.kit.protos import optional, stamp
-
-
-def invitation_to_proto(invitation: team.Invitation) -> team_pb2.Invitation:
-    return team_pb2.Invitation(
-        id=invitation.id,
-        email=invitation.email,
-        role=invitation.role,
-        status=invitation.status,
-        expires_at=stamp(invitation.expires_at),
-        accepted_at=stamp(invitation.accepted_at),
-        created_at=stamp(invitation.created_at),
-        token=invitation.token,
-        accept_url=invitation.accept_url,
-    )
+from services.kit.protos import optional, to_proto
 
 
 class TeamApi(team_pb2_grpc.TeamServicer):
@@ -47,7 +31,7 @@ class TeamApi(team_pb2_grpc.TeamServicer):
         async with self.db.reader() as uow:
             page = await team.list_invitations(uow, PageQuery.from_proto(request.page))
         return team_pb2.ListInvitationsResponse(
-            items=[invitation_to_proto(i) for i in page.items], meta=page.meta()
+            items=[to_proto(i, team_pb2.Invitation) for i in page.items], meta=page.meta()
         )
 
     async def CreateInvitation(
@@ -62,7 +46,7 @@ class TeamApi(team_pb2_grpc.TeamServicer):
                 box=self.box,
                 panel_url=self.panel_url,
             )
-        return invitation_to_proto(invitation)
+        return to_proto(invitation, team_pb2.Invitation)
 
     async def ResendInvitation(
         self, request: team_pb2.InvitationRef, context: grpc.aio.ServicerContext
@@ -70,7 +54,7 @@ class TeamApi(team_pb2_grpc.TeamServicer):
         require_owner()
         async with self.db.unit_of_work() as uow:
             invitation = await team.resend(uow, request.id, box=self.box, panel_url=self.panel_url)
-        return invitation_to_proto(invitation)
+        return to_proto(invitation, team_pb2.Invitation)
 
     async def CancelInvitation(
         self, request: team_pb2.InvitationRef, context: grpc.aio.ServicerContext
@@ -95,7 +79,7 @@ class TeamApi(team_pb2_grpc.TeamServicer):
             session = await team.accept(
                 uow, token=request.token, name=name, locale=locale, password_hash=password_hash
             )
-        return session_to_proto(session)
+        return to_proto(session, identity_pb2.AuthSession)
 
     async def ListMembers(
         self, request: team_pb2.ListMembersRequest, context: grpc.aio.ServicerContext
@@ -104,7 +88,7 @@ class TeamApi(team_pb2_grpc.TeamServicer):
         async with self.db.reader() as uow:
             page = await team.members(uow, PageQuery.from_proto(request.page))
         return team_pb2.ListMembersResponse(
-            items=[user_to_proto(u) for u in page.items], meta=page.meta()
+            items=[to_proto(u, identity_pb2.User) for u in page.items], meta=page.meta()
         )
 
     async def RemoveMember(
@@ -113,5 +97,4 @@ class TeamApi(team_pb2_grpc.TeamServicer):
         require_owner()
         async with self.db.unit_of_work() as uow:
             await team.remove_member(uow, request.id)
-        send_cache_invalidations(context, uow)
         return empty_pb2.Empty()

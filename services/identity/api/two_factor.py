@@ -6,15 +6,11 @@ import grpc
 from google.protobuf import empty_pb2
 
 from plixa.identity.v1 import identity_pb2, two_factor_pb2, two_factor_pb2_grpc
-from services.identity.api.mapping import session_to_proto
-from services.identity.api.support import PasswordGate, send_cache_invalidations
-from services.identity.domain import accounts, sessions, two_factor
-from services.identity.domain.models import Session
-from services.identity.store import accounts as account_store
+from services.identity.domain import two_factor
+from services.identity.domain.password_gate import PasswordGate
 from services.kit.crypto import SecretBox
 from services.kit.db import Database
-from services.kit.errors import invalid
-from services.kit.protos import optional, stamp
+from services.kit.protos import optional, to_proto
 
 
 class TwoFactorApi(two_factor_pb2_grpc.TwoFactorServicer):
@@ -27,15 +23,9 @@ class TwoFactorApi(two_factor_pb2_grpc.TwoFactorServicer):
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
     ) -> two_factor_pb2.TwoFactorStatus:
         user = await self.gate.current_user()
-        async with self.db.unit_of_work() as uow:
+        async with self.db.reader() as uow:
             state = await two_factor.status(uow, user)
-        reply = two_factor_pb2.TwoFactorStatus(
-            enabled=state.enabled,
-            pending_confirmation=state.pending_confirmation,
-            recovery_codes_remaining=state.recovery_codes_remaining,
-            enabled_at=stamp(state.enabled_at),
-        )
-        return reply
+        return to_proto(state, two_factor_pb2.TwoFactorStatus)
 
     async def SetupTwoFactor(
         self, request: two_factor_pb2.PasswordConfirmation, context: grpc.aio.ServicerContext
@@ -43,7 +33,6 @@ class TwoFactorApi(two_factor_pb2_grpc.TwoFactorServicer):
         user = await self.gate.confirm(request.password)
         async with self.db.unit_of_work() as uow:
             seed, uri = await two_factor.start_setup(uow, user, self.box)
-        send_cache_invalidations(context, uow)
         return two_factor_pb2.TwoFactorSetup(secret=seed, otpauth_uri=uri)
 
     async def ConfirmTwoFactor(
@@ -52,7 +41,6 @@ class TwoFactorApi(two_factor_pb2_grpc.TwoFactorServicer):
         user = await self.gate.current_user()
         async with self.db.unit_of_work() as uow:
             codes = await two_factor.confirm(uow, user, request.code, self.box)
-        send_cache_invalidations(context, uow)
         return two_factor_pb2.RecoveryCodes(recovery_codes=codes)
 
     async def RegenerateRecoveryCodes(
@@ -77,24 +65,16 @@ class TwoFactorApi(two_factor_pb2_grpc.TwoFactorServicer):
         user = await self.gate.confirm(request.password)
         async with self.db.unit_of_work() as uow:
             await two_factor.disable(uow, user)
-        send_cache_invalidations(context, uow)
         return empty_pb2.Empty()
 
     async def CompleteTwoFactorChallenge(
         self, request: two_factor_pb2.TwoFactorChallengeRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.AuthSession:
-        code, recovery_code = optional(request, "code"), optional(request, "recovery_code")
-        two_factor.require_one_code(code, recovery_code)
-        user = await self.gate.current_user()
-        async with self.db.unit_of_work() as uow:
-            passed = await two_factor.pass_challenge(uow, user, code, recovery_code, self.box)
-        if not passed:  # refused after the commit, so the failure counts
-            field = "code" if code else "recovery_code"
-            raise invalid(field, "The two-factor code is invalid.")
-        async with self.db.unit_of_work() as uow:
-            await sessions.revoke_current(uow)  # the challenge token is spent
-            tenant = await account_store.get_tenant(uow, user.tenant_id)
-            assert tenant is not None
-            token = await accounts.issue_panel_token(uow, user)
-        send_cache_invalidations(context, uow)
-        return session_to_proto(Session(user, tenant, token))
+        session = await two_factor.complete_challenge(
+            self.db,
+            self.gate,
+            self.box,
+            code=optional(request, "code"),
+            recovery_code=optional(request, "recovery_code"),
+        )
+        return to_proto(session, identity_pb2.AuthSession)

@@ -12,7 +12,7 @@ from services.identity.domain.logos import LogoStorage
 from services.identity.domain.models import Tenant
 from services.kit.db import Database
 from services.kit.principal import require_owner, require_user
-from services.kit.protos import optional
+from services.kit.protos import masked_changes, to_proto
 
 
 class WorkspaceApi(workspace_pb2_grpc.WorkspaceServicer):
@@ -25,13 +25,7 @@ class WorkspaceApi(workspace_pb2_grpc.WorkspaceServicer):
         logo_url = (
             f"{self.public_url}/v1/files/logos/{tenant.logo_key}" if tenant.logo_key else None
         )
-        return workspace_pb2.WorkspaceConfig(
-            name=tenant.name,
-            timezone=tenant.timezone,
-            locale=tenant.locale,
-            currency=tenant.currency,
-            logo_url=logo_url,
-        )
+        return to_proto(tenant, workspace_pb2.WorkspaceConfig, logo_url=logo_url)
 
     async def GetWorkspaceConfig(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
@@ -44,13 +38,9 @@ class WorkspaceApi(workspace_pb2_grpc.WorkspaceServicer):
         self, request: workspace_pb2.UpdateWorkspaceConfigRequest, context: grpc.aio.ServicerContext
     ) -> workspace_pb2.WorkspaceConfig:
         require_owner()
+        asked = masked_changes(request, workspace.WorkspaceChanges)
         async with self.db.unit_of_work() as uow:
-            tenant = await workspace.update(
-                uow,
-                timezone=optional(request, "timezone"),
-                locale=optional(request, "locale"),
-                currency=optional(request, "currency"),
-            )
+            tenant = await workspace.update(uow, asked)
         return self.to_proto(tenant)
 
     async def UploadLogo(

@@ -14,8 +14,11 @@ from services.identity.domain.credentials import check_password, invalid_credent
 from services.identity.domain.models import Session, Tenant, User
 from services.identity.store import accounts as store
 from services.identity.store import tokens as token_store
+from services.identity.store.accounts import UserChanges
 from services.kit.db import UnitOfWork
 from services.kit.errors import invalid, not_found
+from services.kit.protos import checked_change
+from services.kit.rows import UNSET, Unset, changed
 from services.kit.validation import Checker
 
 PANEL_ABILITIES = ["*"]
@@ -200,17 +203,22 @@ async def member(uow: UnitOfWork, user_id: int) -> User:
     return user
 
 
-async def update_me(
-    uow: UnitOfWork, *, name: str | None, locale: str | None
-) -> tuple[User, Tenant]:
-    """Only the member's own name and locale; the gateway refuses any other key."""
+@dataclass(frozen=True)
+class MeChanges:
+    """What PATCH /v1/me asks for: UNSET fields were not in the update mask, None was null."""
+
+    name: str | Unset | None = UNSET
+    locale: str | Unset | None = UNSET
+
+
+async def update_me(uow: UnitOfWork, asked: MeChanges) -> tuple[User, Tenant]:
+    """Only the member's own name and locale; neither may be cleared."""
     check = Checker()
-    changes: dict[str, str] = {}
-    if name is not None:
-        changes["name"] = check.text("name", name)
-    if locale is not None:
-        changes["locale"] = check.locale("locale", locale)
+    changes = UserChanges(
+        name=checked_change(check, "name", asked.name, check.text),
+        locale=checked_change(check, "locale", asked.locale, check.locale),
+    )
     check.done()
-    if changes:
-        await store.update_user(uow, uow.principal.user_id, **changes)
+    if changed(changes):
+        await store.update_user(uow, uow.principal.user_id, changes)
     return await me(uow)

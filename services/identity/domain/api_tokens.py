@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from plixa.identity.v1 import events_pb2
 from services.identity.domain import tokens
+from services.identity.domain.models import TokenRecord
 from services.identity.store import tokens as store
 from services.kit.db import UnitOfWork
 from services.kit.errors import not_found
@@ -32,7 +32,7 @@ class ApiToken:
     plain: str | None = None  # only right after creation
 
 
-def _from_row(row: Any, plain: str | None = None) -> ApiToken:
+def _from_record(row: TokenRecord, plain: str | None = None) -> ApiToken:
     return ApiToken(
         id=row.id,
         name=row.name.removeprefix(NAME_PREFIX),
@@ -46,7 +46,7 @@ def _from_row(row: Any, plain: str | None = None) -> ApiToken:
 
 
 async def list_tokens(uow: UnitOfWork, page: PageQuery) -> Page[ApiToken]:
-    return (await store.list_api(uow, page, uow.clock.now())).map(_from_row)
+    return (await store.list_api(uow, page, uow.clock.now())).map(_from_record)
 
 
 async def create(
@@ -75,7 +75,8 @@ async def create(
         user_id=principal.user_id,
         expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
     )
-    return _from_row(await store.get_row(uow, token_id), tokens.render(token_id, secret.plain))
+    record = await store.get_record(uow, token_id)
+    return _from_record(record, tokens.render(token_id, secret.plain))
 
 
 async def revoke(uow: UnitOfWork, token_id: int) -> None:

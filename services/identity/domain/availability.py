@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from plixa.identity.v1 import events_pb2
+from services.identity.domain.models import Presence
 from services.identity.store import availability as store
+from services.identity.store.availability import PresenceChanges
 from services.kit.db import UnitOfWork
 from services.kit.errors import invalid
 from services.kit.paging import Page, PageQuery
@@ -24,7 +25,7 @@ class MemberAvailability:
     last_seen_at: datetime | None
 
 
-def status_of(row: Any, now: datetime, timeout: timedelta) -> str:
+def status_of(row: Presence, now: datetime, timeout: timedelta) -> str:
     if not row.is_available:
         return "unavailable"
     if row.last_heartbeat_at is None or now - row.last_heartbeat_at > timeout:
@@ -32,7 +33,7 @@ def status_of(row: Any, now: datetime, timeout: timedelta) -> str:
     return "available"
 
 
-def _view(row: Any, now: datetime, timeout: timedelta) -> MemberAvailability:
+def _view(row: Presence, now: datetime, timeout: timedelta) -> MemberAvailability:
     return MemberAvailability(
         user_id=row.id,
         name=row.name,
@@ -42,7 +43,7 @@ def _view(row: Any, now: datetime, timeout: timedelta) -> MemberAvailability:
     )
 
 
-async def _announce_if_changed(uow: UnitOfWork, row: Any, status: str) -> None:
+async def _announce_if_changed(uow: UnitOfWork, row: Presence, status: str) -> None:
     if row.announced_status == status:
         return
     await store.mark_announced(uow, row.tenant_id, row.id, status)
@@ -60,10 +61,10 @@ async def set_mine(
         raise invalid("is_available", "The is_available field is required.", "required")
     now = uow.clock.now()
     # Switching on is itself a sign of life.
-    changes: dict[str, Any] = {"is_available": is_available}
+    changes = PresenceChanges(is_available=is_available)
     if is_available:
-        changes["last_heartbeat_at"] = now
-    row = await store.update(uow, uow.principal.user_id, **changes)
+        changes = PresenceChanges(is_available=True, last_heartbeat_at=now)
+    row = await store.update(uow, uow.principal.user_id, changes)
     status = status_of(row, now, timeout)
     await _announce_if_changed(uow, row, status)
     return _view(row, now, timeout)
@@ -71,7 +72,7 @@ async def set_mine(
 
 async def heartbeat(uow: UnitOfWork, timeout: timedelta) -> MemberAvailability:
     now = uow.clock.now()
-    row = await store.update(uow, uow.principal.user_id, last_heartbeat_at=now)
+    row = await store.update(uow, uow.principal.user_id, PresenceChanges(last_heartbeat_at=now))
     status = status_of(row, now, timeout)
     await _announce_if_changed(uow, row, status)
     return _view(row, now, timeout)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from plixa.identity.v1 import events_pb2
 from services.identity.domain.models import User
 from services.identity.store import accounts as store
+from services.identity.store.accounts import UserChanges
 from services.kit.db import UnitOfWork
 from services.kit.errors import conflict
 
@@ -51,9 +52,8 @@ async def request(uow: UnitOfWork, user: User, grace: timedelta) -> DeletionStat
             "DELETION_ALREADY_SCHEDULED", "Your account is already scheduled for deletion."
         )
     now = uow.clock.now()
-    updated = await store.update_user(
-        uow, user.id, deletion_requested_at=now, deletion_scheduled_for=now + grace
-    )
+    changes = UserChanges(deletion_requested_at=now, deletion_scheduled_for=now + grace)
+    updated = await store.update_user(uow, user.id, changes)
     _announce(uow, updated, "identity.account.deletion_scheduled", True)
     return state_of(updated)
 
@@ -61,9 +61,8 @@ async def request(uow: UnitOfWork, user: User, grace: timedelta) -> DeletionStat
 async def cancel(uow: UnitOfWork, user: User) -> DeletionState:
     if user.deletion_scheduled_for is None:
         raise conflict("NO_DELETION_SCHEDULED", "Your account is not scheduled for deletion.")
-    updated = await store.update_user(
-        uow, user.id, deletion_requested_at=None, deletion_scheduled_for=None
-    )
+    changes = UserChanges(deletion_requested_at=None, deletion_scheduled_for=None)
+    updated = await store.update_user(uow, user.id, changes)
     _announce(uow, updated, "identity.account.deletion_cancelled", False)
     return state_of(updated)
 

@@ -3,33 +3,20 @@ has any, it runs on the default plan of PLANS.md."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from plixa.identity.v1 import events_pb2
-from services.identity.domain import plans
+from services.identity.domain.models import Entitlements
 from services.identity.store import accounts as account_store
 from services.identity.store import entitlements as store
 from services.kit.db import UnitOfWork
 from services.kit.errors import DomainError
 
-
-@dataclass(frozen=True)
-class Entitlements:
-    plan: str = plans.DEFAULT_PLAN
-    status: str = plans.DEFAULT_STATUS
-    features: tuple[str, ...] = plans.DEFAULT_FEATURES
-    limits: dict[str, int] = field(default_factory=lambda: dict(plans.DEFAULT_LIMITS))
-
-    def limit(self, name: str) -> int:
-        return int(self.limits.get(name, plans.DEFAULT_LIMITS.get(name, 0)))
+__all__ = ["Entitlements", "apply_change", "for_tenant", "seat_limit_reached"]
 
 
 async def for_tenant(uow: UnitOfWork, tenant_id: int) -> Entitlements:
-    row = await store.get(uow, tenant_id)
-    if row is None:
-        return Entitlements()
-    return Entitlements(row.plan, row.status, tuple(row.features), dict(row.limits))
+    return await store.get(uow, tenant_id) or Entitlements()
 
 
 async def apply_change(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from services.identity.domain import plans
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,64 @@ class StoredToken:
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """A token row as the workspace's owner manages it (API tokens)."""
+
+    id: int
+    kind: str
+    tenant_id: int | None
+    user_id: int | None
+    name: str
+    prefix: str
+    abilities: list[str]
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class InvitationRecord:
+    id: int
+    tenant_id: int
+    email: str
+    role: str
+    token_hash: bytes
+    token_sealed: str  # the plain link token, sealed, so it can be resent
+    invited_by: int | None
+    expires_at: datetime
+    accepted_at: datetime | None
+    accepted_user_id: int | None
+    cancelled_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Presence:
+    """A member's availability switch, heartbeat and last announced status."""
+
+    id: int
+    tenant_id: int
+    name: str
+    is_available: bool
+    last_heartbeat_at: datetime | None
+    announced_status: str
+
+
+@dataclass(frozen=True)
+class Entitlements:
+    """What a workspace may use (billing's replica, or the default plan)."""
+
+    plan: str = plans.DEFAULT_PLAN
+    status: str = plans.DEFAULT_STATUS
+    features: tuple[str, ...] = plans.DEFAULT_FEATURES
+    limits: dict[str, int] = field(default_factory=lambda: dict(plans.DEFAULT_LIMITS))
+
+    def limit(self, name: str) -> int:
+        return int(self.limits.get(name, plans.DEFAULT_LIMITS.get(name, 0)))
 
 
 @dataclass(frozen=True)

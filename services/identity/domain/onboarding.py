@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from services.identity.store import accounts as account_store
 from services.identity.store import invitations as invitation_store
+from services.identity.store.accounts import TenantChanges
 from services.kit.db import UnitOfWork
 
 # (step, owning service), in the order the banner shows them.
@@ -52,4 +53,6 @@ async def checklist(uow: UnitOfWork, remote: dict[str, dict[str, bool]]) -> Chec
 async def dismiss(uow: UnitOfWork) -> None:
     tenant = await account_store.get_tenant(uow, uow.scope.tenant_id)
     if tenant is not None and tenant.onboarding_dismissed_at is None:
-        await account_store.update_tenant(uow, onboarding_dismissed_at=uow.clock.now())
+        await account_store.update_tenant(
+            uow, TenantChanges(onboarding_dismissed_at=uow.clock.now())
+        )

@@ -7,15 +7,15 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import quote
 
 from plixa.identity.v1 import events_pb2
 from services.identity.domain import accounts, entitlements
 from services.identity.domain.credentials import check_password
-from services.identity.domain.models import Session, User
+from services.identity.domain.models import InvitationRecord, Session, User
 from services.identity.store import accounts as account_store
 from services.identity.store import invitations as store
+from services.identity.store.invitations import InvitationChanges
 from services.kit.crypto import SecretBox
 from services.kit.db import UnitOfWork
 from services.kit.errors import DomainError, conflict, invalid, not_found
@@ -39,7 +39,7 @@ class Invitation:
     accept_url: str | None = None
 
 
-def _status(row: Any, now: datetime) -> str:
+def _status(row: InvitationRecord, now: datetime) -> str:
     if row.accepted_at is not None:
         return "accepted"
     if row.cancelled_at is not None:
@@ -49,7 +49,9 @@ def _status(row: Any, now: datetime) -> str:
     return "pending"
 
 
-def _invitation(row: Any, now: datetime, link: tuple[str, str] | None = None) -> Invitation:
+def _invitation(
+    row: InvitationRecord, now: datetime, link: tuple[str, str] | None = None
+) -> Invitation:
     return Invitation(
         id=row.id,
         email=row.email,
@@ -114,7 +116,7 @@ async def invite(
     return _invitation(row, now, (token, accept_url(panel_url, token)))
 
 
-def _emit_sent(uow: UnitOfWork, row: Any, *, resent: bool) -> None:
+def _emit_sent(uow: UnitOfWork, row: InvitationRecord, *, resent: bool) -> None:
     uow.emit(
         "identity.invitation.sent",
         events_pb2.InvitationSent(
@@ -153,7 +155,9 @@ async def cancel(uow: UnitOfWork, invitation_id: int) -> None:
             "An accepted invitation cannot be cancelled; remove the member instead.",
         )
     if row.cancelled_at is None:
-        await store.update(uow, row.tenant_id, row.id, cancelled_at=uow.clock.now())
+        await store.update(
+            uow, row.tenant_id, row.id, InvitationChanges(cancelled_at=uow.clock.now())
+        )
 
 
 def check_acceptance(
@@ -203,7 +207,8 @@ async def accept(
         )
     except account_store.EmailTaken:
         raise invalid("token", "This email already belongs to a Plixa account.", "taken") from None
-    await store.update(uow, tenant.id, row.id, accepted_at=now, accepted_user_id=user.id)
+    accepted = InvitationChanges(accepted_at=now, accepted_user_id=user.id)
+    await store.update(uow, tenant.id, row.id, accepted)
     uow.emit(
         "identity.member.joined",
         events_pb2.MemberJoined(

@@ -1,5 +1,6 @@
 """The member's TOTP second factor (RFC 6238 via pyotp) and its recovery codes.
 
+The sign-in challenge (`complete_challenge`) is the second step of a sign-in with two-factor on.
 The seed is sealed at rest; recovery codes are stored as SHA-256 digests (they are random and
 high-entropy, like token secrets). A TOTP code is accepted once: the time step it matched is
 remembered, and a code of that step or an earlier one is refused."""
@@ -14,13 +15,15 @@ from datetime import datetime
 import pyotp
 
 from plixa.identity.v1 import events_pb2
-from services.identity.domain import throttle
-from services.identity.domain.models import User
+from services.identity.domain import accounts, sessions, throttle
+from services.identity.domain.models import Session, User
+from services.identity.domain.password_gate import PasswordGate
 from services.identity.store import accounts as account_store
 from services.identity.store import recovery_codes as code_store
+from services.identity.store.accounts import UserChanges
 from services.kit.crypto import SecretBox
-from services.kit.db import UnitOfWork
-from services.kit.errors import DomainError, conflict, invalid
+from services.kit.db import Database, UnitOfWork
+from services.kit.errors import DomainError, conflict, invalid, not_found
 
 ISSUER = "Plixa"
 RECOVERY_CODE_COUNT = 8
@@ -94,9 +97,8 @@ async def start_setup(uow: UnitOfWork, user: User, box: SecretBox) -> tuple[str,
     if user.two_factor_enabled:
         raise conflict("TWO_FACTOR_ALREADY_ENABLED", "Two-factor authentication is already on.")
     seed = pyotp.random_base32()
-    await account_store.update_user(
-        uow, user.id, two_factor_secret=box.seal(seed), two_factor_last_step=None
-    )
+    changes = UserChanges(two_factor_secret=box.seal(seed), two_factor_last_step=None)
+    await account_store.update_user(uow, user.id, changes)
     _emit(uow, user, "setup_started")
     uri = pyotp.TOTP(seed).provisioning_uri(name=user.email, issuer_name=ISSUER)
     return seed, uri
@@ -110,9 +112,8 @@ async def confirm(uow: UnitOfWork, user: User, code: str, box: SecretBox) -> lis
     step = matching_step(box.open(user.two_factor_secret), code, uow.clock.now())
     if step is None:
         raise invalid("code", "The two-factor code is invalid.")
-    await account_store.update_user(
-        uow, user.id, two_factor_enabled_at=uow.clock.now(), two_factor_last_step=step
-    )
+    changes = UserChanges(two_factor_enabled_at=uow.clock.now(), two_factor_last_step=step)
+    await account_store.update_user(uow, user.id, changes)
     codes = await _issue_codes(uow, user)
     _emit(uow, user, "enabled")
     return codes
@@ -153,13 +154,10 @@ async def disable(uow: UnitOfWork, user: User) -> None:
             "This workspace requires two-factor authentication.",
             409,
         )
-    await account_store.update_user(
-        uow,
-        user.id,
-        two_factor_secret=None,
-        two_factor_enabled_at=None,
-        two_factor_last_step=None,
+    changes = UserChanges(
+        two_factor_secret=None, two_factor_enabled_at=None, two_factor_last_step=None
     )
+    await account_store.update_user(uow, user.id, changes)
     await code_store.delete_all(uow, user.id)
     _emit(uow, user, "disabled")
 
@@ -179,7 +177,7 @@ async def pass_challenge(
         step = matching_step(box.open(user.two_factor_secret), code, now)
         last = user.two_factor_last_step
         if step is not None and (last is None or step > last):
-            await account_store.update_user(uow, user.id, two_factor_last_step=step)
+            await account_store.update_user(uow, user.id, UserChanges(two_factor_last_step=step))
             passed = True
     elif recovery_code:
         passed = await code_store.use(uow, user.id, digest_code(recovery_code), now)
@@ -195,3 +193,29 @@ async def pass_challenge(
 def require_one_code(code: str | None, recovery_code: str | None) -> None:
     if not code and not recovery_code:
         raise invalid("code", "Give a two-factor code or a recovery code.", "required")
+
+
+async def complete_challenge(
+    db: Database,
+    gate: PasswordGate,
+    box: SecretBox,
+    *,
+    code: str | None,
+    recovery_code: str | None,
+) -> Session:
+    """The member holding a challenge token proves the second factor and gets a full session.
+    Two transactions: a wrong code is committed as a failure (it counts towards the throttle)
+    before the refusal; a right one spends the challenge token and issues a panel token."""
+    require_one_code(code, recovery_code)
+    user = await gate.current_user()
+    async with db.unit_of_work() as uow:
+        passed = await pass_challenge(uow, user, code, recovery_code, box)
+    if not passed:
+        raise invalid("code" if code else "recovery_code", "The two-factor code is invalid.")
+    async with db.unit_of_work() as uow:
+        await sessions.revoke_current(uow)  # the challenge token is spent
+        tenant = await account_store.get_tenant(uow, user.tenant_id)
+        if tenant is None:
+            raise not_found("Workspace")
+        token = await accounts.issue_panel_token(uow, user)
+    return Session(user, tenant, token)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from plixa.identity.v1 import events_pb2
 from services.identity.domain import logos
 from services.identity.domain.models import Tenant
 from services.identity.store import accounts as store
+from services.identity.store.accounts import TenantChanges
 from services.kit.db import UnitOfWork
 from services.kit.errors import not_found
+from services.kit.protos import checked_change
+from services.kit.rows import UNSET, Unset, changed
 from services.kit.validation import Checker
 
 
@@ -18,21 +23,27 @@ async def current(uow: UnitOfWork) -> Tenant:
     return tenant
 
 
-async def update(
-    uow: UnitOfWork, *, timezone: str | None, locale: str | None, currency: str | None
-) -> Tenant:
+@dataclass(frozen=True)
+class WorkspaceChanges:
+    """What the settings update asks for: UNSET was not in the update mask, None was null."""
+
+    timezone: str | Unset | None = UNSET
+    locale: str | Unset | None = UNSET
+    currency: str | Unset | None = UNSET
+
+
+async def update(uow: UnitOfWork, asked: WorkspaceChanges) -> Tenant:
+    """None of the settings may be cleared."""
     check = Checker()
-    changes: dict[str, str] = {}
-    if timezone is not None:
-        changes["timezone"] = check.timezone("timezone", timezone)
-    if locale is not None:
-        changes["locale"] = check.locale("locale", locale)
-    if currency is not None:
-        changes["currency"] = check.currency("currency", currency)
+    changes = TenantChanges(
+        timezone=checked_change(check, "timezone", asked.timezone, check.timezone),
+        locale=checked_change(check, "locale", asked.locale, check.locale),
+        currency=checked_change(check, "currency", asked.currency, check.currency),
+    )
     check.done()
-    if not changes:
+    if not changed(changes):
         return await current(uow)
-    tenant = await store.update_tenant(uow, **changes)
+    tenant = await store.update_tenant(uow, changes)
     uow.emit(
         "identity.workspace.changed",
         events_pb2.WorkspaceChanged(
@@ -52,12 +63,12 @@ async def replace_logo(
     kind = logos.check(data)
     previous = (await current(uow)).logo_key
     key = storage.save(data, kind)
-    return await store.update_tenant(uow, logo_key=key), previous
+    return await store.update_tenant(uow, TenantChanges(logo_key=key)), previous
 
 
 async def remove_logo(uow: UnitOfWork) -> tuple[Tenant, str | None]:
     previous = (await current(uow)).logo_key
-    return await store.update_tenant(uow, logo_key=None), previous
+    return await store.update_tenant(uow, TenantChanges(logo_key=None)), previous
 
 
 async def logo(uow: UnitOfWork, storage: logos.LogoStorage, key: str) -> tuple[bytes, str]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -12,43 +12,33 @@ from services.identity.domain.models import Tenant, User
 from services.identity.store.tables import tenants, users
 from services.kit.db import UnitOfWork
 from services.kit.paging import Keyset, Page, PageQuery, paginate
+from services.kit.rows import UNSET, Unset, changed, from_row, from_rows
 
 MEMBERS_ORDER = Keyset("identity.members", id=users.c.id)  # who joined first
 
 
-def _tenant(row: Any) -> Tenant:
-    return Tenant(
-        id=row.id,
-        name=row.name,
-        slug=row.slug,
-        country_code=row.country_code,
-        timezone=row.timezone,
-        locale=row.locale,
-        status=row.status,
-        tax_id=row.tax_id,
-        require_two_factor=row.require_two_factor,
-        agent_restricted_to_own_conversations=row.agent_restricted_to_own_conversations,
-        currency=row.currency,
-        logo_key=row.logo_key,
-        onboarding_dismissed_at=row.onboarding_dismissed_at,
-    )
+@dataclass(frozen=True)
+class TenantChanges:
+    """Columns of the caller's workspace an update may write; UNSET ones stay as they are."""
+
+    timezone: str | Unset = UNSET
+    locale: str | Unset = UNSET
+    currency: str | Unset = UNSET
+    logo_key: str | Unset | None = UNSET
+    require_two_factor: bool | Unset = UNSET
+    agent_restricted_to_own_conversations: bool | Unset = UNSET
+    onboarding_dismissed_at: datetime | Unset | None = UNSET
 
 
-def _user(row: Any) -> User:
-    return User(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        name=row.name,
-        email=row.email,
-        role=row.role,
-        locale=row.locale,
-        password_hash=row.password_hash,
-        two_factor_secret=row.two_factor_secret,
-        two_factor_enabled_at=row.two_factor_enabled_at,
-        two_factor_last_step=row.two_factor_last_step,
-        deletion_requested_at=row.deletion_requested_at,
-        deletion_scheduled_for=row.deletion_scheduled_for,
-    )
+@dataclass(frozen=True)
+class UserChanges:
+    name: str | Unset = UNSET
+    locale: str | Unset = UNSET
+    two_factor_secret: str | Unset | None = UNSET
+    two_factor_enabled_at: datetime | Unset | None = UNSET
+    two_factor_last_step: int | Unset | None = UNSET
+    deletion_requested_at: datetime | Unset | None = UNSET
+    deletion_scheduled_for: datetime | Unset | None = UNSET
 
 
 async def slug_taken(uow: UnitOfWork, slug: str) -> bool:
@@ -60,31 +50,60 @@ async def email_taken(uow: UnitOfWork, email: str) -> bool:
     return bool(await uow.conn.scalar(query))
 
 
-async def add_tenant(uow: UnitOfWork, *, created_at: datetime, **values: Any) -> Tenant:
-    row = (
-        await uow.conn.execute(
-            insert(tenants)
-            .values(created_at=created_at, status="active", **values)
-            .returning(tenants)
+async def add_tenant(
+    uow: UnitOfWork,
+    *,
+    created_at: datetime,
+    name: str,
+    slug: str,
+    country_code: str,
+    timezone: str,
+    locale: str,
+    tax_id: str | None,
+) -> Tenant:
+    statement = (
+        insert(tenants)
+        .values(
+            created_at=created_at,
+            status="active",
+            name=name,
+            slug=slug,
+            country_code=country_code,
+            timezone=timezone,
+            locale=locale,
+            tax_id=tax_id,
         )
-    ).one()
-    return _tenant(row)
+        .returning(tenants)
+    )
+    return from_row(Tenant, (await uow.conn.execute(statement)).one())
 
 
-async def add_user(uow: UnitOfWork, tenant_id: int, *, created_at: datetime, **values: Any) -> User:
+async def add_user(
+    uow: UnitOfWork,
+    tenant_id: int,
+    *,
+    created_at: datetime,
+    name: str,
+    email: str,
+    password_hash: str,
+    role: str,
+    locale: str,
+) -> User:
     """Raises EmailTaken when the unique index refuses the email (a concurrent registration)."""
+    values = uow.scope_of(tenant_id).row(
+        created_at=created_at,
+        name=name,
+        email=email,
+        password_hash=password_hash,
+        role=role,
+        locale=locale,
+    )
     try:
         async with uow.conn.begin_nested():
-            row = (
-                await uow.conn.execute(
-                    insert(users)
-                    .values(uow.scope_of(tenant_id).row(created_at=created_at, **values))
-                    .returning(users)
-                )
-            ).one()
+            row = (await uow.conn.execute(insert(users).values(values).returning(users))).one()
     except IntegrityError as exc:
         raise EmailTaken from exc
-    return _user(row)
+    return from_row(User, row)
 
 
 class EmailTaken(Exception):
@@ -96,13 +115,13 @@ async def find_user_by_email(uow: UnitOfWork, email: str) -> User | None:
     row = (
         await uow.conn.execute(select(users).where(func.lower(users.c.email) == email.lower()))
     ).one_or_none()
-    return _user(row) if row else None
+    return from_row(User, row) if row else None
 
 
 async def get_user(uow: UnitOfWork, tenant_id: int, user_id: int) -> User | None:
     scope = uow.scope_of(tenant_id)
     row = (await uow.conn.execute(scope.select(users).where(users.c.id == user_id))).one_or_none()
-    return _user(row) if row else None
+    return from_row(User, row) if row else None
 
 
 async def get_users(uow: UnitOfWork, tenant_id: int, ids: list[int]) -> list[User]:
@@ -110,11 +129,12 @@ async def get_users(uow: UnitOfWork, tenant_id: int, ids: list[int]) -> list[Use
     rows = await uow.conn.execute(
         scope.select(users).where(users.c.id.in_(ids)).order_by(users.c.id)
     )
-    return [_user(r) for r in rows]
+    return from_rows(User, rows)
 
 
 async def list_members(uow: UnitOfWork, page: PageQuery) -> Page[User]:
-    return (await paginate(uow.conn, uow.scope.select(users), MEMBERS_ORDER, page)).map(_user)
+    rows = await paginate(uow.conn, uow.scope.select(users), MEMBERS_ORDER, page)
+    return rows.map(lambda row: from_row(User, row))
 
 
 async def count_members(uow: UnitOfWork, tenant_id: int) -> int:
@@ -132,7 +152,7 @@ async def tenant_with_logo(uow: UnitOfWork, logo_key: str) -> Tenant | None:
     row = (
         await uow.conn.execute(select(tenants).where(tenants.c.logo_key == logo_key))
     ).one_or_none()
-    return _tenant(row) if row else None
+    return from_row(Tenant, row) if row else None
 
 
 async def claim_due_deletions(uow: UnitOfWork, now: datetime, limit: int = 20) -> list[User]:
@@ -144,7 +164,7 @@ async def claim_due_deletions(uow: UnitOfWork, now: datetime, limit: int = 20) -
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [_user(r) for r in await uow.conn.execute(query)]
+    return from_rows(User, await uow.conn.execute(query))
 
 
 async def erase_user(uow: UnitOfWork, tenant_id: int, user_id: int) -> None:
@@ -158,27 +178,23 @@ async def erase_tenant(uow: UnitOfWork, tenant_id: int) -> None:
 
 async def get_tenant(uow: UnitOfWork, tenant_id: int) -> Tenant | None:
     row = (await uow.conn.execute(select(tenants).where(tenants.c.id == tenant_id))).one_or_none()
-    return _tenant(row) if row else None
+    return from_row(Tenant, row) if row else None
 
 
-async def update_tenant(uow: UnitOfWork, **values: Any) -> Tenant:
+async def update_tenant(uow: UnitOfWork, changes: TenantChanges) -> Tenant:
     """The caller's own workspace."""
-    scope = uow.scope
-    row = (
-        await uow.conn.execute(
-            tenants.update()
-            .where(tenants.c.id == scope.tenant_id)
-            .values(**values)
-            .returning(tenants)
-        )
-    ).one()
-    return _tenant(row)
+    statement = tenants.update().where(tenants.c.id == uow.scope.tenant_id)
+    if values := changed(changes):
+        statement = statement.values(**values)
+    else:  # nothing to write: still answer the current row
+        statement = statement.values(id=tenants.c.id)
+    return from_row(Tenant, (await uow.conn.execute(statement.returning(tenants))).one())
 
 
-async def update_user(uow: UnitOfWork, user_id: int, **values: Any) -> User:
-    row = (
-        await uow.conn.execute(
-            uow.scope.update(users).where(users.c.id == user_id).values(**values).returning(users)
-        )
-    ).one()
-    return _user(row)
+async def update_user(uow: UnitOfWork, user_id: int, changes: UserChanges) -> User:
+    statement = uow.scope.update(users).where(users.c.id == user_id)
+    if values := changed(changes):
+        statement = statement.values(**values)
+    else:
+        statement = statement.values(id=users.c.id)
+    return from_row(User, (await uow.conn.execute(statement.returning(users))).one())

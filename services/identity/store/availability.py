@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
+from services.identity.domain.models import Presence
 from services.identity.store.tables import users
 from services.kit.db import UnitOfWork
 from services.kit.paging import Keyset, Page, PageQuery, paginate
+from services.kit.rows import UNSET, Unset, changed, from_row, from_rows
 
 COLUMNS = (
     users.c.id,
@@ -21,27 +23,37 @@ COLUMNS = (
 )
 
 
-async def get(uow: UnitOfWork, user_id: int) -> Any:
+@dataclass(frozen=True)
+class PresenceChanges:
+    is_available: bool | Unset = UNSET
+    last_heartbeat_at: datetime | Unset | None = UNSET
+
+
+async def get(uow: UnitOfWork, user_id: int) -> Presence:
     query = uow.scope.select(users, *COLUMNS).where(users.c.id == user_id)
-    return (await uow.conn.execute(query)).one()
+    return from_row(Presence, (await uow.conn.execute(query)).one())
 
 
 TEAM_ORDER = Keyset("identity.team_availability", id=users.c.id, sort=users.c.name)
 
 
-async def team(uow: UnitOfWork, page: PageQuery) -> Page[Any]:
+async def team(uow: UnitOfWork, page: PageQuery) -> Page[Presence]:
     """A page of the workspace's members' availability, by name."""
-    return await paginate(uow.conn, uow.scope.select(users, *COLUMNS), TEAM_ORDER, page)
+    rows = await paginate(uow.conn, uow.scope.select(users, *COLUMNS), TEAM_ORDER, page)
+    return rows.map(lambda row: from_row(Presence, row))
 
 
-async def update(uow: UnitOfWork, user_id: int, **values: Any) -> Any:
+async def update(uow: UnitOfWork, user_id: int, changes: PresenceChanges) -> Presence:
     statement = (
-        uow.scope.update(users).where(users.c.id == user_id).values(**values).returning(*COLUMNS)
+        uow.scope.update(users)
+        .where(users.c.id == user_id)
+        .values(**changed(changes))
+        .returning(*COLUMNS)
     )
-    return (await uow.conn.execute(statement)).one()
+    return from_row(Presence, (await uow.conn.execute(statement)).one())
 
 
-async def claim_silent(uow: UnitOfWork, silent_since: datetime, limit: int = 100) -> list[Any]:
+async def claim_silent(uow: UnitOfWork, silent_since: datetime, limit: int = 100) -> list[Presence]:
     """Members announced available whose heartbeats stopped; locked so one replica handles each.
     The sweep runs for every tenant, outside any member's request."""
     query = (
@@ -54,7 +66,7 @@ async def claim_silent(uow: UnitOfWork, silent_since: datetime, limit: int = 100
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return list((await uow.conn.execute(query)).all())
+    return from_rows(Presence, await uow.conn.execute(query))
 
 
 async def mark_announced(uow: UnitOfWork, tenant_id: int, user_id: int, status: str) -> None:

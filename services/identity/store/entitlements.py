@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
+from services.identity.domain.models import Entitlements
 from services.identity.store.tables import entitlements
 from services.kit.db import UnitOfWork
+from services.kit.rows import from_row
 
 
-async def get(uow: UnitOfWork, tenant_id: int) -> Any | None:
+async def get(uow: UnitOfWork, tenant_id: int) -> Entitlements | None:
+    """The replica of billing's entitlements; None until billing announced any."""
     query = select(entitlements).where(entitlements.c.tenant_id == tenant_id)
-    return (await uow.conn.execute(query)).one_or_none()
+    row = (await uow.conn.execute(query)).one_or_none()
+    return from_row(Entitlements, row) if row else None
 
 
 async def put_if_newer(

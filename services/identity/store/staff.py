@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, insert, select
 
 from services.identity.domain.models import Staff
 from services.identity.store.tables import staff
 from services.kit.db import UnitOfWork
-
-
-def _staff(row: Any) -> Staff:
-    return Staff(id=row.id, name=row.name, email=row.email, password_hash=row.password_hash)
+from services.kit.rows import from_row
 
 
 async def find_by_email(uow: UnitOfWork, email: str) -> Staff | None:
     query = select(staff).where(func.lower(staff.c.email) == email.lower())
     row = (await uow.conn.execute(query)).one_or_none()
-    return _staff(row) if row else None
+    return from_row(Staff, row) if row else None
 
 
 async def get(uow: UnitOfWork, staff_id: int) -> Staff | None:
     row = (await uow.conn.execute(select(staff).where(staff.c.id == staff_id))).one_or_none()
-    return _staff(row) if row else None
+    return from_row(Staff, row) if row else None
 
 
 async def add(uow: UnitOfWork, *, name: str, email: str, password_hash: str, at: datetime) -> Staff:
@@ -35,4 +31,4 @@ async def add(uow: UnitOfWork, *, name: str, email: str, password_hash: str, at:
             .returning(staff)
         )
     ).one()
-    return _staff(row)
+    return from_row(Staff, row)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     ARRAY,
+    CHAR,
     BigInteger,
     Boolean,
     Column,
@@ -24,7 +25,7 @@ tenants = Table(
     Column("id", BigInteger, primary_key=True),
     Column("name", Text, nullable=False),
     Column("slug", Text, nullable=False),
-    Column("country_code", Text, nullable=False),
+    Column("country_code", CHAR(2), nullable=False),
     Column("tax_id", Text),
     Column("timezone", Text, nullable=False),
     Column("locale", Text, nullable=False),
@@ -32,7 +33,7 @@ tenants = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("require_two_factor", Boolean, nullable=False),
     Column("agent_restricted_to_own_conversations", Boolean, nullable=False),
-    Column("currency", Text, nullable=False),
+    Column("currency", CHAR(3), nullable=False),
     Column("logo_key", Text),
     Column("onboarding_dismissed_at", DateTime(timezone=True)),
 )

@@ -7,10 +7,11 @@ from typing import Any
 
 from sqlalchemy import insert, or_, select, update
 
-from services.identity.domain.models import StoredToken
+from services.identity.domain.models import StoredToken, TokenRecord
 from services.identity.store.tables import tokens
 from services.kit.db import UnitOfWork
 from services.kit.paging import Keyset, Page, PageQuery, paginate
+from services.kit.rows import from_row
 
 API_TOKENS_ORDER = Keyset("identity.api_tokens", id=tokens.c.id)  # oldest first
 
@@ -47,20 +48,7 @@ async def add(
 async def find(uow: UnitOfWork, token_id: int) -> StoredToken | None:
     """Token lookup precedes knowing the tenant: the id comes from the bearer itself."""
     row = (await uow.conn.execute(select(tokens).where(tokens.c.id == token_id))).one_or_none()
-    if row is None:
-        return None
-    return StoredToken(
-        id=row.id,
-        kind=row.kind,
-        tenant_id=row.tenant_id,
-        user_id=row.user_id,
-        staff_id=row.staff_id,
-        secret_hash=row.secret_hash,
-        abilities=list(row.abilities),
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-        last_used_at=row.last_used_at,
-    )
+    return from_row(StoredToken, row) if row else None
 
 
 async def touch(uow: UnitOfWork, token_id: int, at: datetime) -> None:
@@ -76,7 +64,7 @@ async def revoke(uow: UnitOfWork, token_id: int, at: datetime) -> bool:
     return bool(result.rowcount)
 
 
-async def list_api(uow: UnitOfWork, page: PageQuery, now: datetime) -> Page[Any]:
+async def list_api(uow: UnitOfWork, page: PageQuery, now: datetime) -> Page[TokenRecord]:
     """A page of the caller's workspace's live API tokens (neither revoked nor expired); panel,
     challenge and staff tokens never appear."""
     query = uow.scope.select(tokens).where(
@@ -84,15 +72,18 @@ async def list_api(uow: UnitOfWork, page: PageQuery, now: datetime) -> Page[Any]
         tokens.c.revoked_at.is_(None),
         or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > now),
     )
-    return await paginate(uow.conn, query, API_TOKENS_ORDER, page)
+    rows = await paginate(uow.conn, query, API_TOKENS_ORDER, page)
+    return rows.map(lambda row: from_row(TokenRecord, row))
 
 
-async def find_api(uow: UnitOfWork, token_id: int) -> Any | None:
+async def find_api(uow: UnitOfWork, token_id: int) -> TokenRecord | None:
     query = uow.scope.select(tokens).where(
         tokens.c.id == token_id, tokens.c.kind == "api", tokens.c.revoked_at.is_(None)
     )
-    return (await uow.conn.execute(query)).one_or_none()
+    row = (await uow.conn.execute(query)).one_or_none()
+    return from_row(TokenRecord, row) if row else None
 
 
-async def get_row(uow: UnitOfWork, token_id: int) -> Any:
-    return (await uow.conn.execute(select(tokens).where(tokens.c.id == token_id))).one()
+async def get_record(uow: UnitOfWork, token_id: int) -> TokenRecord:
+    row = (await uow.conn.execute(select(tokens).where(tokens.c.id == token_id))).one()
+    return from_row(TokenRecord, row)
