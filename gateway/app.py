@@ -25,11 +25,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as ASGIMessage
 
-from gateway import transcode
+from gateway import constraints, transcode
 from gateway.auth import Authenticator, TokenCache
 from gateway.config import GatewaySettings
+from gateway.cors import Cors, PathVerbs
 from gateway.discovery import RouteSpec, discover_routes
 from gateway.errors import GatewayError, error_items, invalid_input
+from gateway.idempotency import HEADER as IDEMPOTENCY_HEADER
+from gateway.idempotency import Claim, Idempotency, fingerprint
 from gateway.openapi import build_openapi
 from gateway.policy import enforce
 from gateway.ratelimit import Decision, RateLimiter
@@ -78,6 +81,7 @@ class Gateway:
     auth: Authenticator
     limiter: RateLimiter
     nats: NatsLink
+    idempotency: Idempotency
     openapi: dict[str, Any]
 
     @classmethod
@@ -94,6 +98,9 @@ class Gateway:
             auth=Authenticator(upstreams, cache, settings.timeout_ms / 1000),
             limiter=RateLimiter(nats_link, settings.limits),
             nats=nats_link,
+            idempotency=Idempotency(
+                nats_link, settings.internal_secret, settings.idempotency_ttl_seconds
+            ),
             openapi=build_openapi(routes),
         )
 
@@ -133,6 +140,59 @@ class Gateway:
             )
         message = await self._build_request(route, params, request, body)
         timeout = (rule.timeout_ms or self.settings.timeout_ms) / 1000
+        key = request.headers.get(IDEMPOTENCY_HEADER) if route.verb == "POST" else None
+        if key is None:
+            return await self._call(route, message, timeout, principal, request_id, limit_headers)
+        claim = await self.idempotency.begin(
+            _subject(principal, request),  # per workspace, staff account or client address
+            key,
+            fingerprint(route.full_method, message.SerializeToString(deterministic=True)),
+            in_flight_seconds=timeout + 10,
+        )
+        if isinstance(claim, Response):  # a retry: the first answer again
+            claim.headers.update(limit_headers)
+            return claim
+        return await self._call_once(
+            claim, route, message, timeout, principal, request_id, limit_headers
+        )
+
+    async def _call_once(
+        self,
+        claim: Claim,
+        route: RouteSpec,
+        message: Message,
+        timeout: float,
+        principal: Principal | None,
+        request_id: str,
+        limit_headers: dict[str, str],
+    ) -> Response:
+        """The call of an idempotent request: its answer is kept for retries (a failure on our
+        side or a rate limit is not, and the key is released so a retry runs again)."""
+        try:
+            response = await self._call(
+                route, message, timeout, principal, request_id, limit_headers
+            )
+        except GatewayError as error:
+            if error.status >= 500 or error.status == 429:
+                await self.idempotency.release(claim)
+                raise
+            response = error_response(error)
+        except BaseException:
+            await asyncio.shield(self.idempotency.release(claim))
+            raise
+        await self.idempotency.finish(claim, response)
+        return response
+
+    async def _call(
+        self,
+        route: RouteSpec,
+        message: Message,
+        timeout: float,
+        principal: Principal | None,
+        request_id: str,
+        limit_headers: dict[str, str],
+    ) -> Response:
+        rule = route.rule
         response, trailing = await self.upstreams.call(
             route.service,
             route.full_method,
@@ -167,12 +227,7 @@ class Gateway:
     async def _rate_limit(
         self, route: RouteSpec, principal: Principal | None, request: Request
     ) -> Decision | None:
-        if principal is not None and principal.tenant_id:
-            subject = f"t{principal.tenant_id}"
-        elif principal is not None and principal.staff_id:
-            subject = f"s{principal.staff_id}"
-        else:
-            subject = f"ip{request.client.host if request.client else 'unknown'}"
+        subject = _subject(principal, request)
         try:
             return await self.limiter.hit(route.rule.rate_limit or "default", subject)
         except (nats.errors.Error, TimeoutError, OSError) as exc:
@@ -199,6 +254,7 @@ class Gateway:
             message, list(request.query_params.multi_items()), skip=set(params), body=body_keys
         )
         transcode.apply_path_params(message, params)
+        constraints.validate(message)
         return message
 
     async def _fill_from_form(
@@ -313,6 +369,15 @@ class RequestContext:
         )
 
 
+def _subject(principal: Principal | None, request: Request) -> str:
+    """Whose budget a request spends: the workspace, the staff account, or the client address."""
+    if principal is not None and principal.tenant_id:
+        return f"t{principal.tenant_id}"
+    if principal is not None and principal.staff_id:
+        return f"s{principal.staff_id}"
+    return f"ip{request.client.host if request.client else 'unknown'}"
+
+
 def _too_large(limit: int) -> GatewayError:
     return GatewayError(413, "PAYLOAD_TOO_LARGE", f"The body may not exceed {limit} bytes.")
 
@@ -347,6 +412,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # /v1 goes straight to the gateway (no per-request FastAPI routing or dependency
     # resolution: the route table is ours); everything else is FastAPI's.
     app.add_middleware(ApiRoutes, gateway=gateway)
+    verbs = PathVerbs([(r.verb, r.template) for r in gateway.table.routes])
+    verbs.add("GET", OPENAPI_PATH)
+    app.add_middleware(Cors, origins=settings.cors_origins, paths=verbs)
     app.add_middleware(RequestContext)
 
     @app.get("/healthz")

@@ -29,6 +29,15 @@ DEFAULT_LIMITS = {
 }
 
 
+# The panel served locally (`npm run dev` and friends); a deployment names its own origins.
+DEVELOPMENT_ORIGINS = "http://127.0.0.1:3000,http://localhost:3000"
+
+
+def parse_origins(spec: str) -> frozenset[str]:
+    """`https://app.example.com,https://admin.example.com`; `*` allows any origin."""
+    return frozenset(o.strip().rstrip("/") for o in spec.split(",") if o.strip())
+
+
 def parse_limits(spec: str) -> dict[str, Limit]:
     """`class=requests/seconds,…` overrides or adds classes, e.g. `default=5/60,auth=3/60`."""
     limits = dict(DEFAULT_LIMITS)
@@ -51,10 +60,13 @@ class GatewaySettings:
     internal_secret: bytes
     nats_url: str
     trusted_proxies: str
+    cors_origins: frozenset[str]
+    idempotency_ttl_seconds: int
     addresses: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls) -> GatewaySettings:
+        production = setting("PLIXA_ENV", "development") == "production"
         return cls(
             host=setting("PLIXA_GATEWAY_HOST", "127.0.0.1"),
             port=setting_int("PLIXA_GATEWAY_PORT", 8000),
@@ -67,5 +79,11 @@ class GatewaySettings:
             nats_url=nats_url(),
             # Whose X-Forwarded-For is believed (public routes are limited per client address).
             trusted_proxies=setting("PLIXA_TRUSTED_PROXIES", "127.0.0.1"),
+            # Browser origins allowed by CORS: none in production unless named.
+            cors_origins=parse_origins(
+                setting("PLIXA_CORS_ORIGINS", "" if production else DEVELOPMENT_ORIGINS)
+            ),
+            # How long an Idempotency-Key's first answer is kept for retries (Stripe: 24 h).
+            idempotency_ttl_seconds=setting_int("PLIXA_IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
             addresses={service: service_address(service) for service in SERVICES},
         )
