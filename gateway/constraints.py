@@ -237,6 +237,34 @@ def _patterns(schema: dict[str, Any], patterns: list[str]) -> None:
         schema["allOf"] = [{"pattern": p} for p in patterns]
 
 
+# Formats that are closed lists, shared by every operation through components/schemas.
+LISTED_FORMATS = {
+    options_pb2.FORMAT_TIME_ZONE: "TimeZone",
+    options_pb2.FORMAT_COUNTRY: "CountryCode",
+    options_pb2.FORMAT_CURRENCY: "CurrencyCode",
+}
+
+
+def listed_format_schemas() -> dict[str, Any]:
+    return {
+        "TimeZone": {
+            "type": "string",
+            "description": "An IANA time zone name.",
+            "enum": sorted(iana_timezones()),
+        },
+        "CountryCode": {
+            "type": "string",
+            "description": "ISO 3166-1 alpha-2.",
+            "enum": sorted(ISO_COUNTRIES),
+        },
+        "CurrencyCode": {
+            "type": "string",
+            "description": "ISO 4217.",
+            "enum": sorted(ISO_CURRENCIES),
+        },
+    }
+
+
 def item_keywords(field: FieldDescriptor, rule: Rule) -> dict[str, Any]:
     """JSON Schema keywords of one value of the field (the items of a list)."""
     keywords: dict[str, Any] = {}
@@ -257,13 +285,9 @@ def item_keywords(field: FieldDescriptor, rule: Rule) -> dict[str, Any]:
             patterns.append(EMAIL_PATTERN.pattern)
         elif rule.format == options_pb2.FORMAT_LOCALE:
             patterns.append(LOCALE_PATTERN.pattern)
-        elif rule.format == options_pb2.FORMAT_TIME_ZONE:
-            keywords["enum"] = sorted(iana_timezones())
-        elif rule.format == options_pb2.FORMAT_COUNTRY:
-            keywords["enum"] = sorted(ISO_COUNTRIES)
-        elif rule.format == options_pb2.FORMAT_CURRENCY:
-            keywords["enum"] = sorted(ISO_CURRENCIES)
-        if "enum" in keywords:  # the list says it all
+        elif rule.format in LISTED_FORMATS:
+            keywords["$ref"] = f"#/components/schemas/{LISTED_FORMATS[rule.format]}"
+        if "enum" in keywords or "$ref" in keywords:  # the list says it all
             keywords.pop("minLength", None)
             keywords.pop("maxLength", None)
             patterns = []

@@ -6,6 +6,7 @@ from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
+from gateway import constraints
 from gateway.discovery import RouteSpec
 from gateway.routing import Template
 from gateway.transcode import (
@@ -65,14 +66,24 @@ def _field_schema(field: FieldDescriptor, schemas: dict[str, Any]) -> dict[str, 
     return schema
 
 
-def _property(field: FieldDescriptor, schemas: dict[str, Any]) -> dict[str, Any]:
+def _property(
+    field: FieldDescriptor, schemas: dict[str, Any], *, request: bool = False, form: bool = False
+) -> dict[str, Any]:
+    """A field's schema; in a request, with its declared constraints (and files in a form)."""
     if field.message_type is not None and field.message_type.GetOptions().map_entry:
         value = message_type(field).fields_by_name["value"]
         return {"type": "object", "additionalProperties": _field_schema(value, schemas)}
     schema = _field_schema(field, schemas)
+    rule = constraints.rule_of(field) if request else None
+    if form and field.type == F.TYPE_BYTES:
+        schema = {"type": "string", "format": "binary"}
+    if rule is not None:
+        keywords = constraints.item_keywords(field, rule)
+        schema = keywords if "$ref" in keywords else {**schema, **keywords}
     if field.is_repeated:
-        return {"type": "array", "items": schema}
-    if field.has_presence:
+        items = {"type": "array", "items": schema}
+        return {**items, **constraints.list_keywords(rule)} if rule is not None else items
+    if field.has_presence and not (rule is not None and rule.required):
         return {"anyOf": [schema, {"type": "null"}]}
     return schema
 
@@ -89,13 +100,19 @@ def _collect(descriptor: Descriptor, schemas: dict[str, Any]) -> None:
     }
 
 
-def _body_schema(route: RouteSpec, path_vars: set[str], schemas: dict[str, Any]) -> dict[str, Any]:
+def _body_schema(
+    route: RouteSpec, path_vars: set[str], schemas: dict[str, Any], *, form: bool = False
+) -> dict[str, Any]:
     fields = [f for f in public_fields(route.input) if f.name not in path_vars]
-    return {
+    schema: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
-        "properties": {f.name: _property(f, schemas) for f in fields},
+        "properties": {f.name: _property(f, schemas, request=True, form=form) for f in fields},
     }
+    required = [f.name for f in fields if constraints.is_required(f)]
+    if required:
+        schema["required"] = required
+    return schema
 
 
 def _paging_parameters(field: FieldDescriptor, schemas: dict[str, Any]) -> list[dict[str, Any]]:
@@ -146,7 +163,8 @@ def _operation(route: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
         body = _body_schema(route, path_vars, schemas)
         content: dict[str, Any] = {"application/json": {"schema": body}}
         if any(f.type == F.TYPE_BYTES for f in route.input.fields):
-            content["multipart/form-data"] = {"schema": body}
+            form = _body_schema(route, path_vars, schemas, form=True)
+            content["multipart/form-data"] = {"schema": form}
         operation["requestBody"] = {"required": True, "content": content}
     else:
         for field in public_fields(route.input):
@@ -156,12 +174,14 @@ def _operation(route: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
                         "name": field.name,
                         "in": "query",
                         "required": False,
-                        "schema": _property(field, schemas),
+                        "schema": _property(field, schemas, request=True),
                     }
                 )
         paging = page_request_field(route.input)
         if paging is not None and paging.name not in path_vars:
             parameters.extend(_paging_parameters(paging, schemas))
+    if route.verb == "POST":
+        parameters.append(IDEMPOTENCY_PARAMETER)
     if rule.access == options_pb2.ACCESS_PUBLIC:
         operation["security"] = []
     status = str(rule.success_status or 200)
@@ -191,6 +211,8 @@ def _operation(route: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
                 "content": {"application/json": {"schema": envelope}},
             }
         }
+    for status_code, codes in sorted(error_codes(route).items()):
+        operation["responses"][str(status_code)] = _error_response(status_code, codes)
     operation["responses"]["default"] = {
         "description": "Error",
         "content": {"application/json": {"schema": ERROR_ENVELOPE}},
@@ -198,8 +220,112 @@ def _operation(route: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
     return operation
 
 
+IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes a retry safe: the first answer to this key is kept for 24 h and replayed byte for"
+        " byte (with Idempotent-Replayed: true) to a retry of the same request; the key with"
+        " another request is a 422, and while the first is still running a 409."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+ERROR_DESCRIPTIONS = {
+    401: "Not signed in, or the token is invalid",
+    403: "Signed in, but this route is refused to you",
+    404: "Not found (or another workspace's)",
+    409: "Conflicts with the current state",
+    410: "Gone",
+    413: "The body is too large",
+    422: "The input is invalid; each error names its field",
+    429: "Too many requests; see Retry-After",
+    503: "A service behind the gateway is unavailable; retry",
+    504: "A service behind the gateway did not answer in time; retry",
+}
+
+
+def error_codes(route: RouteSpec) -> dict[int, set[str]]:
+    """The failures a route can answer, by status: what the gateway derives from its policy and
+    shape (the same checks gateway/policy.py and the request path make), plus what the route
+    declares its service raises."""
+    rule = route.rule
+    codes: dict[int, set[str]] = {}
+
+    def add(status: int, code: str) -> None:
+        codes.setdefault(status, set()).add(code)
+
+    if rule.access != options_pb2.ACCESS_PUBLIC:
+        add(401, "UNAUTHENTICATED")
+        add(403, "FORBIDDEN")  # a staff token on a member route, or the other way round
+    if rule.access == options_pb2.ACCESS_AUTHENTICATED:
+        if rule.two_factor_challenge:
+            pass  # only the challenge token opens it; any other is FORBIDDEN
+        else:
+            add(401, "TWO_FACTOR_CHALLENGE_REQUIRED")
+            add(403, "TOKEN_ABILITY_REQUIRED")
+            if not rule.allowed_when_suspended:
+                add(403, "TENANT_SUSPENDED")
+            if not rule.allowed_without_two_factor:
+                add(403, "TWO_FACTOR_REQUIRED")
+            if rule.feature:
+                add(403, rule.feature_error or "PLAN_FEATURE_REQUIRED")
+    if Template.parse(route.template).variables:
+        add(404, "NOT_FOUND")  # an id that names nothing (or another workspace's object)
+    if rule.body:
+        add(413, "PAYLOAD_TOO_LARGE")
+        add(422, "VALIDATION_FAILED")
+    elif any(constraints.rule_of(f) for f in route.input.fields):
+        add(422, "VALIDATION_FAILED")
+    if route.verb == "POST":  # Idempotency-Key
+        add(409, "IDEMPOTENCY_KEY_IN_USE")
+        add(422, "IDEMPOTENCY_KEY_REUSED")
+        add(422, "VALIDATION_FAILED")
+        add(503, "IDEMPOTENCY_UNAVAILABLE")
+    add(429, "RATE_LIMITED")
+    add(503, "SERVICE_UNAVAILABLE")
+    add(504, "GATEWAY_TIMEOUT")
+    for declared in rule.errors:
+        add(declared.status, declared.code)
+    return codes
+
+
+def _error_response(status: int, codes: set[str]) -> dict[str, Any]:
+    schema = {
+        "allOf": [
+            ERROR_ENVELOPE,
+            {
+                "type": "object",
+                "properties": {
+                    "errors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"code": {"type": "string", "enum": sorted(codes)}},
+                        },
+                    }
+                },
+            },
+        ]
+    }
+    headers = {}
+    if status in (429, 503):
+        headers["Retry-After"] = {
+            "description": "Seconds to wait before retrying",
+            "schema": {"type": "integer"},
+        }
+    response: dict[str, Any] = {
+        "description": f"{ERROR_DESCRIPTIONS.get(status, 'Error')}: {', '.join(sorted(codes))}",
+        "content": {"application/json": {"schema": schema}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
 def build_openapi(routes: list[RouteSpec]) -> dict[str, Any]:
     schemas: dict[str, Any] = {
+        **constraints.listed_format_schemas(),
         "ErrorEnvelope": {
             "type": "object",
             "required": ["data", "meta", "errors"],
