@@ -39,6 +39,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from fastapi.responses import Response
 from nats.js.errors import (
     BadRequestError,
+    BucketNotFoundError,
     KeyDeletedError,
     KeyNotFoundError,
     KeyWrongLastSequenceError,
@@ -106,7 +107,7 @@ class Idempotency:
             js = await self.nats.jetstream()
             try:
                 self._kv = await js.key_value(BUCKET)
-            except Exception:
+            except BucketNotFoundError:  # the first replica ever (creating it twice is harmless)
                 self._kv = await js.create_key_value(
                     bucket=BUCKET, history=1, ttl=float(self.ttl_seconds)
                 )
