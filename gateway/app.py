@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from google.protobuf.message import Message
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as ASGIMessage
 
@@ -264,7 +265,11 @@ class Gateway:
             return {"type": "http.request", "body": body, "more_body": False}
 
         form_request = Request(request.scope, receive=replay)
-        form = await form_request.form(max_part_size=self.settings.max_upload_bytes)
+        try:
+            form = await form_request.form(max_part_size=self.settings.max_upload_bytes)
+        except (MultiPartException, StarletteHTTPException) as exc:  # e.g. no boundary
+            detail = getattr(exc, "detail", None) or getattr(exc, "message", "")
+            raise invalid_input("body", f"The multipart body is malformed: {detail}") from None
         try:
             files: dict[str, bytes] = {}
             for key, value in form.multi_items():

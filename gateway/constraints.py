@@ -8,6 +8,7 @@ these only refuse earlier, and never what a service would accept by the same dec
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -151,8 +152,11 @@ def _check_field(message: Message, field: FieldDescriptor, rule: Rule, out: Prob
             out.append((name, f"The {name} must have at least {rule.min_len} items."))
         elif rule.max_len and len(value) > rule.max_len:
             out.append((name, f"The {name} may not have more than {rule.max_len} items."))
-        for index, item in enumerate(value):
-            _check_value(field, rule, item, f"{name}.{index}", out)
+        for item in value:  # named by the list, as the services name it
+            before = len(out)
+            _check_value(field, rule, item, name, out)
+            if len(out) > before:
+                break
         return
     present = message.HasField(name) if field.has_presence else value != field.default_value
     if not present:
@@ -245,12 +249,27 @@ LISTED_FORMATS = {
 }
 
 
+def enum_names(values: list[str]) -> list[str]:
+    """Identifiers for generated SDKs (`x-enum-varnames`): `Etc/GMT+1` and `Etc/GMT-1` must not
+    both become ETC_GMT1."""
+    names: list[str] = []
+    for value in values:
+        spelled = value.replace("+", "_PLUS_").replace("-", "_MINUS_")
+        name = re.sub(r"[^A-Za-z0-9]+", "_", spelled).strip("_").upper() or "EMPTY"
+        while name in names:
+            name += "_"
+        names.append(name)
+    return names
+
+
 def listed_format_schemas() -> dict[str, Any]:
+    zones = sorted(iana_timezones())
     return {
         "TimeZone": {
             "type": "string",
             "description": "An IANA time zone name.",
-            "enum": sorted(iana_timezones()),
+            "enum": zones,
+            "x-enum-varnames": enum_names(zones),
         },
         "CountryCode": {
             "type": "string",

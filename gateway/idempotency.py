@@ -79,10 +79,9 @@ def fingerprint(full_method: str, serialized_request: bytes) -> str:
 
 
 def _check_key(key: str) -> None:
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    if not key or len(key) > MAX_KEY_LENGTH:  # any header text: it is hashed, never echoed
         raise invalid_input(
-            "Idempotency-Key",
-            f"The Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+            "Idempotency-Key", f"The Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters."
         )
 
 

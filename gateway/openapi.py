@@ -23,6 +23,8 @@ from plixa.common.v1 import options_pb2
 from services.kit.paging import DEFAULT_LIMIT, MAX_LIMIT
 
 F = FieldDescriptor
+# What the gateway decodes (base64.b64decode with validate=True): the alphabet, padded.
+BASE64 = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 ERROR_ENVELOPE = {"$ref": "#/components/schemas/ErrorEnvelope"}
 
 
@@ -55,7 +57,7 @@ def _field_schema(field: FieldDescriptor, schemas: dict[str, Any]) -> dict[str, 
     elif field.type == F.TYPE_BOOL:
         schema = {"type": "boolean"}
     elif field.type == F.TYPE_BYTES:
-        schema = {"type": "string", "contentEncoding": "base64"}
+        schema = {"type": "string", "contentEncoding": "base64", "pattern": BASE64}
     elif field.type == F.TYPE_ENUM:
         schema = {
             "type": "string",
@@ -345,7 +347,7 @@ def build_openapi(routes: list[RouteSpec]) -> dict[str, Any]:
                     },
                 },
             },
-        }
+        },
     }
     paths: dict[str, dict[str, Any]] = {}
     for route in sorted(routes, key=lambda r: (r.template, r.verb)):

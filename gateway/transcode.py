@@ -123,6 +123,12 @@ def _scalar(field: FieldDescriptor, value: Any, path: str, *, lenient: bool) -> 
     if kind == F.TYPE_STRING:
         if not isinstance(value, str):
             raise invalid_input(path, f"The {path} must be a string.")
+        if "\x00" in value:  # PostgreSQL text cannot hold NUL
+            raise invalid_input(path, f"The {path} may not contain NUL characters.")
+        try:
+            value.encode()  # JSON may spell a lone surrogate (\ud800); protobuf cannot hold it
+        except UnicodeEncodeError:
+            raise invalid_input(path, f"The {path} is not valid Unicode text.") from None
         return value
     if kind == F.TYPE_BYTES:
         if isinstance(value, bytes):
@@ -130,7 +136,7 @@ def _scalar(field: FieldDescriptor, value: Any, path: str, *, lenient: bool) -> 
         if not isinstance(value, str):
             raise invalid_input(path, f"The {path} must be base64 text.")
         try:
-            return base64.b64decode(value, validate=True)
+            return base64.b64decode(value.rstrip("\n"), validate=True)  # as `base64` prints it
         except ValueError:
             raise invalid_input(path, f"The {path} must be base64 text.") from None
     if kind == F.TYPE_ENUM:
