@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from services.kit.config import (
     SERVICES,
+    environment,
     internal_secret,
     nats_url,
     service_address,
@@ -66,7 +67,7 @@ class GatewaySettings:
 
     @classmethod
     def load(cls) -> GatewaySettings:
-        production = setting("PLIXA_ENV", "development") == "production"
+        production = environment() == "production"
         return cls(
             host=setting("PLIXA_GATEWAY_HOST", "127.0.0.1"),
             port=setting_int("PLIXA_GATEWAY_PORT", 8000),

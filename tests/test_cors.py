@@ -3,6 +3,7 @@ production gateway with no origins, and one with its own."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 
 import httpx
@@ -101,10 +102,12 @@ def test_answers_to_the_panel_expose_our_headers(api: httpx.Client) -> None:
 
 @pytest.fixture(scope="module")
 def production_gateways(stack: Stack) -> Iterator[tuple[str, str]]:
-    closed = stack.start_gateway("gateway-cors-closed", env={"PLIXA_ENV": "production"})
+    # Production wants a real secret; these gateways only answer CORS and 401 themselves.
+    production = {"PLIXA_ENV": "production", "PLIXA_INTERNAL_SECRET": secrets.token_hex(32)}
+    closed = stack.start_gateway("gateway-cors-closed", env=production)
     named = stack.start_gateway(
         "gateway-cors-named",
-        env={"PLIXA_ENV": "production", "PLIXA_CORS_ORIGINS": "https://app.plixa.app/"},
+        env={**production, "PLIXA_CORS_ORIGINS": "https://app.plixa.app/"},
     )
     yield closed, named
     stack.stop_process("gateway-cors-closed")
