@@ -3,7 +3,9 @@ byte, a reused key, a burst that does the thing once, failures that are not kept
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from gateway.idempotency import Claim, Idempotency, fingerprint
 from scripts.mesh import Stack
+from services.kit.config import DEV_INTERNAL_SECRET
+from services.kit.messaging import NatsLink
 from tests.conftest import (
     announce_plan,
     bearer,
@@ -233,3 +238,35 @@ def test_public_routes_are_scoped_by_client_address(api: httpx.Client) -> None:
     assert retry.status_code == 201  # not "the email has already been taken"
     assert retry.content == first.content
     assert retry.headers[REPLAYED] == "true"
+
+
+def test_a_claim_left_by_a_dead_gateway_expires(api: httpx.Client, stack: Stack) -> None:
+    """A replica that died mid-request leaves its key in flight: retries wait for the claim to
+    outlive the route's deadline, then run, rather than meet a 409 for a day."""
+    session = register(api)
+    headers = {**bearer(session["token"]), "Idempotency-Key": key()}
+    secret = stack.env().get("PLIXA_INTERNAL_SECRET", DEV_INTERNAL_SECRET).encode()
+
+    async def claim_and_die() -> None:
+        link = NatsLink(stack.nats_url, "test-dying-gateway")
+        link.start()
+        try:
+            await link.ready()
+            store = Idempotency(link, secret, ttl_seconds=3600)
+            heartbeat = fingerprint("/plixa.identity.v1.Availability/Heartbeat", b"")
+            claim = await store.begin(
+                f"t{session['tenant']['id']}", headers["Idempotency-Key"], heartbeat, 1.0
+            )
+            assert isinstance(claim, Claim)  # and never finished
+        finally:
+            await link.close()
+
+    asyncio.run(claim_and_die())
+    started = time.monotonic()
+    retry = api.post("/v1/me/availability/heartbeat", headers=headers)
+    assert retry.status_code == 200, retry.text
+    assert REPLAYED not in retry.headers
+    assert time.monotonic() - started > 0.3  # it waited for the claim to expire
+    again = api.post("/v1/me/availability/heartbeat", headers=headers)
+    assert again.headers[REPLAYED] == "true"
+    assert again.content == retry.content
