@@ -1,8 +1,8 @@
-"""gRPC calls to the services: one channel per service, reused; failures become GatewayErrors."""
+"""gRPC calls to the services through the kit's client (one channel per service, reused, signed
+principals); a failure becomes the GatewayError that renders what the service said."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -11,47 +11,16 @@ from google.protobuf.message import Message
 from gateway.errors import GatewayError
 from plixa.common.v1 import health_pb2, health_pb2_grpc
 from plixa.common.v1.principal_pb2 import Principal
+from services.kit.client import Metadata, ServiceClient
 from services.kit.errors import detail_from_status
-from services.kit.interceptors import REQUEST_ID_KEY
-from services.kit.principal import sign
 
-Metadata = Sequence[tuple[str, str | bytes]]
-CHANNEL_OPTIONS = [
-    ("grpc.max_receive_message_length", 32 * 1024 * 1024),
-    ("grpc.max_send_message_length", 32 * 1024 * 1024),
-    ("grpc.keepalive_time_ms", 30_000),
-    # A restarted service is used again within ~2 s instead of gRPC's default 120 s backoff cap.
-    ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 2_000),
-]
+__all__ = ["Metadata", "Upstreams"]
 
 
 class Upstreams:
     def __init__(self, addresses: dict[str, str], secret: bytes) -> None:
         self.addresses = addresses
-        self.secret = secret
-        self._channels: dict[str, grpc.aio.Channel] = {}
-        self._callables: dict[str, grpc.aio.UnaryUnaryMultiCallable] = {}
-
-    def channel(self, service: str) -> grpc.aio.Channel:
-        if service not in self._channels:
-            self._channels[service] = grpc.aio.insecure_channel(
-                self.addresses[service], options=CHANNEL_OPTIONS
-            )
-        return self._channels[service]
-
-    def _callable(
-        self, service: str, full_method: str, response_class: type[Message]
-    ) -> grpc.aio.UnaryUnaryMultiCallable:
-        key = f"{service}{full_method}"
-        if key not in self._callables:
-            self._callables[key] = self.channel(service).unary_unary(
-                full_method,
-                request_serializer=lambda message: message.SerializeToString(),
-                response_deserializer=response_class.FromString,
-            )
-        return self._callables[key]
+        self.client = ServiceClient(secret, addresses.__getitem__)
 
     async def call(
         self,
@@ -64,24 +33,24 @@ class Upstreams:
         principal: Principal | None = None,
         request_id: str = "",
     ) -> tuple[Any, Metadata]:
-        """The response and the trailing metadata; a failed call raises GatewayError."""
-        metadata: list[tuple[str, str | bytes]] = [(REQUEST_ID_KEY, request_id)]
-        if principal is not None:
-            principal.request_id = request_id
-            metadata += sign(principal, self.secret)
-        call = self._callable(service, full_method, response_class)(
-            request, timeout=timeout, metadata=metadata
-        )
+        """The response and the trailing metadata (cache invalidations); a failed call raises
+        GatewayError with the service's own status and code."""
         try:
-            response = await call
-            trailing = await call.trailing_metadata()
+            return await self.client.invoke(
+                service,
+                full_method,
+                request,
+                response_class,
+                principal=principal,
+                timeout=timeout,
+                request_id=request_id,
+            )
         except grpc.aio.AioRpcError as error:
             detail = detail_from_status(error.code(), error.details(), error.trailing_metadata())
             raise GatewayError.from_detail(detail) from None
-        return response, tuple(trailing or ())
 
     async def health(self, service: str, timeout: float = 1.0) -> str:
-        stub = health_pb2_grpc.HealthStub(self.channel(service))
+        stub = health_pb2_grpc.HealthStub(self.client.channel(service))
         try:
             reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout)
         except grpc.aio.AioRpcError:
@@ -89,5 +58,4 @@ class Upstreams:
         return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status).lower()
 
     async def close(self) -> None:
-        for channel in self._channels.values():
-            await channel.close()
+        await self.client.close()

@@ -48,7 +48,9 @@ NOT_SETTINGS = frozenset(stream_name(s) for s in SERVICE_PORTS)  # NATS stream n
 # Who calls a service over gRPC besides the gateway: callee -> callers.
 INTERNAL_CALLERS: dict[str, set[str]] = {service: {"identity"} for service in REMOTE_SERVICES}
 # Code that opens a gRPC channel to another service.
-CHANNEL_CALLS = frozenset({"service_address", "insecure_channel", "secure_channel"})
+CHANNEL_CALLS = frozenset(
+    {"service_address", "insecure_channel", "secure_channel", "ServiceClient"}
+)
 
 
 # --- the manifests -----------------------------------------------------------------------------

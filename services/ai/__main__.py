@@ -4,17 +4,10 @@ Its schema, role, outbox relay and health are live; its RPCs come with the issue
 
 from __future__ import annotations
 
-import grpc
-
 from services.ai.settings import AiSettings
-from services.kit.server import ServiceApp, ServiceContext
+from services.kit.server import ServiceApp
 
-
-def register(server: grpc.aio.Server, ctx: ServiceContext[AiSettings]) -> None:
-    """No public RPCs yet."""
-
-
-app = ServiceApp("ai", settings=AiSettings, register=register)
+app = ServiceApp("ai", settings=AiSettings)
 
 if __name__ == "__main__":
     app.main()

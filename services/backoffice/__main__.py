@@ -5,21 +5,13 @@ arrives with the backoffice issue."""
 
 from __future__ import annotations
 
-import grpc
-
 from services.backoffice.events.identity import SUBSCRIPTIONS
 from services.backoffice.settings import BackofficeSettings
-from services.kit.server import ServiceApp, ServiceContext
-
-
-def register(server: grpc.aio.Server, ctx: ServiceContext[BackofficeSettings]) -> None:
-    """No public RPCs yet."""
-
+from services.kit.server import ServiceApp
 
 app = ServiceApp(
     "backoffice",
     settings=BackofficeSettings,
-    register=register,
     subscriptions=lambda ctx: SUBSCRIPTIONS,
 )
 

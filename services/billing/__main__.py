@@ -4,17 +4,10 @@ Its schema, role, outbox relay and health are live; its RPCs come with the issue
 
 from __future__ import annotations
 
-import grpc
-
 from services.billing.settings import BillingSettings
-from services.kit.server import ServiceApp, ServiceContext
+from services.kit.server import ServiceApp
 
-
-def register(server: grpc.aio.Server, ctx: ServiceContext[BillingSettings]) -> None:
-    """No public RPCs yet."""
-
-
-app = ServiceApp("billing", settings=BillingSettings, register=register)
+app = ServiceApp("billing", settings=BillingSettings)
 
 if __name__ == "__main__":
     app.main()

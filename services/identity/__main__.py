@@ -2,21 +2,6 @@
 
 from __future__ import annotations
 
-import grpc
-
-from plixa.identity.v1 import (
-    account_pb2_grpc,
-    api_tokens_pb2_grpc,
-    availability_pb2_grpc,
-    identity_pb2_grpc,
-    internal_pb2_grpc,
-    onboarding_pb2_grpc,
-    security_pb2_grpc,
-    staff_pb2_grpc,
-    team_pb2_grpc,
-    two_factor_pb2_grpc,
-    workspace_pb2_grpc,
-)
 from services.identity.api.account import AccountApi
 from services.identity.api.api_tokens import ApiTokensApi
 from services.identity.api.availability import AvailabilityApi
@@ -44,39 +29,32 @@ def password_hasher(settings: IdentitySettings) -> PasswordHasher:
     return PasswordHasher(n=2**settings.scrypt_log_n)
 
 
-def register(server: grpc.aio.Server, ctx: ServiceContext[IdentitySettings]) -> None:
+def servicers(ctx: ServiceContext[IdentitySettings]) -> list[object]:
+    """Every servicer identity answers; the kit registers each through its generated base."""
     settings = ctx.settings
     passwords = password_hasher(settings)
     gate = PasswordGate(ctx.db, passwords)
     box = SecretBox(settings.encryption_key)
-    identity_pb2_grpc.add_IdentityServicer_to_server(IdentityApi(ctx.db, passwords), server)
-    two_factor_pb2_grpc.add_TwoFactorServicer_to_server(TwoFactorApi(ctx.db, gate, box), server)
-    security_pb2_grpc.add_SecurityServicer_to_server(SecurityApi(ctx.db), server)
-    api_tokens_pb2_grpc.add_ApiTokensServicer_to_server(ApiTokensApi(ctx.db), server)
-    team = TeamApi(ctx.db, passwords, box, settings.panel_url)
-    team_pb2_grpc.add_TeamServicer_to_server(team, server)
-    storage = LogoStorage(settings.storage_dir)
-    workspace_pb2_grpc.add_WorkspaceServicer_to_server(
-        WorkspaceApi(ctx.db, storage, settings.public_url), server
-    )
-    onboarding_pb2_grpc.add_OnboardingChecklistServicer_to_server(
-        OnboardingApi(ctx.db, OnboardingClient(onboarding.REMOTE_SERVICES)), server
-    )
-    account_pb2_grpc.add_AccountServicer_to_server(
+    steps = OnboardingClient(onboarding.REMOTE_SERVICES, settings.internal_secret)
+    return [
+        IdentityApi(ctx.db, passwords),
+        TwoFactorApi(ctx.db, gate, box),
+        SecurityApi(ctx.db),
+        ApiTokensApi(ctx.db),
+        TeamApi(ctx.db, passwords, box, settings.panel_url),
+        WorkspaceApi(ctx.db, LogoStorage(settings.storage_dir), settings.public_url),
+        OnboardingApi(ctx.db, steps),
         AccountApi(ctx.db, gate, settings.deletion_grace),
-        server,
-    )
-    availability_pb2_grpc.add_AvailabilityServicer_to_server(
-        AvailabilityApi(ctx.db, settings.heartbeat_timeout), server
-    )
-    staff_pb2_grpc.add_StaffAuthServicer_to_server(StaffAuthApi(ctx.db, passwords), server)
-    internal_pb2_grpc.add_IdentityInternalServicer_to_server(IdentityInternalApi(ctx.db), server)
+        AvailabilityApi(ctx.db, settings.heartbeat_timeout),
+        StaffAuthApi(ctx.db, passwords),
+        IdentityInternalApi(ctx.db),
+    ]
 
 
 app = ServiceApp(
     "identity",
     settings=IdentitySettings,
-    register=register,
+    servicers=servicers,
     subscriptions=lambda ctx: billing_events.SUBSCRIPTIONS,
     jobs=identity_jobs,
 )

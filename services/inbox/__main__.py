@@ -4,17 +4,10 @@ Its schema, role, outbox relay and health are live; its RPCs come with the issue
 
 from __future__ import annotations
 
-import grpc
-
 from services.inbox.settings import InboxSettings
-from services.kit.server import ServiceApp, ServiceContext
+from services.kit.server import ServiceApp
 
-
-def register(server: grpc.aio.Server, ctx: ServiceContext[InboxSettings]) -> None:
-    """No public RPCs yet."""
-
-
-app = ServiceApp("inbox", settings=InboxSettings, register=register)
+app = ServiceApp("inbox", settings=InboxSettings)
 
 if __name__ == "__main__":
     app.main()

@@ -1,5 +1,10 @@
-"""Server interceptors every service runs: principal verification, request logging, a deadline
-for every call, and the mapping of domain errors (and anything unexpected) to a gRPC status."""
+"""The one server interceptor every service runs. For each call it: logs the outcome with the
+request id and tenant, verifies the signed principal, enforces the RPC's declared access rule
+(services/kit/access.py), bounds the call by a deadline, and maps domain errors (and anything
+unexpected) to a gRPC status.
+
+The wrapped handler of each method is built once, on its first call, and reused: the per-call
+work is only what depends on the call."""
 
 from __future__ import annotations
 
@@ -12,126 +17,100 @@ from typing import Any
 import grpc
 from sqlalchemy.exc import DBAPIError
 
+from services.kit.access import MethodAccess, method_access
 from services.kit.errors import ERROR_METADATA_KEY, DomainError
 from services.kit.invalidation import CacheInvalidationInterceptor
 from services.kit.logs import request_id_var, tenant_id_var
 from services.kit.principal import (
+    PrincipalVerifier,
     reset_current_principal,
     set_current_principal,
-    verify,
 )
 
 log = logging.getLogger("plixa.rpc")
 UnaryBehavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
-Wrapper = Callable[[UnaryBehavior, str], UnaryBehavior]
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]]
 REQUEST_ID_KEY = "x-request-id"
+DEFAULT_DEADLINE_SECONDS = 30.0
 
 
-class _UnaryInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps the behaviour of unary-unary handlers (all our RPCs are unary)."""
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps every unary-unary handler (all our RPCs are unary), once per method."""
 
-    def wrap(self, behavior: UnaryBehavior, method: str) -> UnaryBehavior:
-        raise NotImplementedError  # each subclass defines its wrapper
+    def __init__(
+        self, secret: bytes, default_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
+    ) -> None:
+        self.verifier = PrincipalVerifier(secret)
+        self.default_deadline_seconds = default_deadline_seconds
+        self._handlers: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        method = handler_call_details.method
+        cached = self._handlers.get(method)
+        if cached is not None:
+            return cached
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
-            return handler
-        return grpc.unary_unary_rpc_method_handler(
-            self.wrap(handler.unary_unary, handler_call_details.method),
+            return handler  # unknown methods stay UNIMPLEMENTED (and are not cached)
+        wrapped = grpc.unary_unary_rpc_method_handler(
+            self.wrap(handler.unary_unary, method_access(method)),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+        self._handlers[method] = wrapped
+        return wrapped
 
+    def wrap(self, behavior: UnaryBehavior, access: MethodAccess) -> UnaryBehavior:
+        method = access.method
+        verifier = self.verifier
+        default_deadline = self.default_deadline_seconds
 
-def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str | bytes]:
-    return {key: value for key, value in (context.invocation_metadata() or ())}
-
-
-class ErrorInterceptor(_UnaryInterceptor):
-    """Domain errors become a status plus `plixa-error-bin`; anything else is INTERNAL, logged."""
-
-    def wrap(self, behavior: UnaryBehavior, method: str) -> UnaryBehavior:
-        async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            try:
-                return await behavior(request, context)
-            except DomainError as error:
-                await context.abort(
-                    error.grpc_status,
-                    error.message,
-                    trailing_metadata=(
-                        (ERROR_METADATA_KEY, error.to_detail().SerializeToString()),
-                    ),
-                )
-            except (asyncio.CancelledError, grpc.aio.AbortError):
-                raise
-            except DBAPIError as error:
-                if not error.connection_invalidated:
-                    log.exception("database error in %s", method)
-                    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
-                # The database went away (a restart, a failover): the pool has been reset, so
-                # a retry will work; tell the caller to retry rather than that we failed.
-                log.warning("database connection lost in %s", method)
-                await context.abort(grpc.StatusCode.UNAVAILABLE, "database unavailable")
-            except Exception:
-                log.exception("unhandled error in %s", method)
-                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
-
-        return guarded
-
-
-class PrincipalInterceptor(_UnaryInterceptor):
-    """Trusts only a principal signed with the internal secret; sets it for the handler."""
-
-    def __init__(self, secret: bytes) -> None:
-        self.secret = secret
-
-    def wrap(self, behavior: UnaryBehavior, method: str) -> UnaryBehavior:
-        async def with_principal(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            metadata = _metadata(context)
-            principal = verify(metadata, self.secret)  # DomainError → ErrorInterceptor
-            token = set_current_principal(principal)
-            tenant_token = tenant_id_var.set(principal.tenant_id)
-            try:
-                return await behavior(request, context)
-            finally:
-                tenant_id_var.reset(tenant_token)
-                reset_current_principal(token)
-
-        return with_principal
-
-
-class DeadlineInterceptor(_UnaryInterceptor):
-    """Bounds every call by the caller's deadline, or by a default when it set none."""
-
-    def __init__(self, default_seconds: float = 30.0) -> None:
-        self.default_seconds = default_seconds
-
-    def wrap(self, behavior: UnaryBehavior, method: str) -> UnaryBehavior:
-        async def bounded(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            remaining = context.time_remaining()
-            budget = self.default_seconds if remaining is None else max(remaining, 0.001)
-            try:
-                async with asyncio.timeout(budget):  # no extra task per call, unlike wait_for
-                    return await behavior(request, context)
-            except TimeoutError:
-                await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
-
-        return bounded
-
-
-class LoggingInterceptor(_UnaryInterceptor):
-    def wrap(self, behavior: UnaryBehavior, method: str) -> UnaryBehavior:
-        async def logged(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             outcome = "OK"
-            rid_token = request_id_var.set(str(_metadata(context).get(REQUEST_ID_KEY, "")))
+            metadata = dict(context.invocation_metadata() or ())
+            request_token = request_id_var.set(str(metadata.get(REQUEST_ID_KEY, "")))
+            tenant_token = tenant_id_var.set(0)
             try:
-                return await behavior(request, context)
+                try:
+                    principal = verifier.verify(metadata)
+                    tenant_id_var.set(principal.tenant_id)
+                    refused = access.refusal(principal)
+                    if refused is not None:
+                        raise refused
+                    principal_token = set_current_principal(principal)
+                    remaining = context.time_remaining()
+                    budget = default_deadline if remaining is None else max(remaining, 0.001)
+                    try:
+                        async with asyncio.timeout(budget):  # no extra task, unlike wait_for
+                            return await behavior(request, context)
+                    except TimeoutError:
+                        await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+                    finally:
+                        reset_current_principal(principal_token)
+                except DomainError as error:
+                    await context.abort(
+                        error.grpc_status,
+                        error.message,
+                        trailing_metadata=(
+                            (ERROR_METADATA_KEY, error.to_detail().SerializeToString()),
+                        ),
+                    )
+                except (asyncio.CancelledError, grpc.aio.AbortError):
+                    raise
+                except DBAPIError as error:
+                    if not error.connection_invalidated:
+                        log.exception("database error in %s", method)
+                        await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+                    # The database went away (a restart, a failover): the pool has been reset,
+                    # so a retry will work; tell the caller to retry rather than that we failed.
+                    log.warning("database connection lost in %s", method)
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, "database unavailable")
+                except Exception:
+                    log.exception("unhandled error in %s", method)
+                    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
             except grpc.aio.AbortError:
                 outcome = str(context.code() or "ABORTED")
                 raise
@@ -144,18 +123,11 @@ class LoggingInterceptor(_UnaryInterceptor):
                         "ms": round((time.perf_counter() - started) * 1000, 2),
                     },
                 )
-                request_id_var.reset(rid_token)
+                tenant_id_var.reset(tenant_token)
+                request_id_var.reset(request_token)
 
-        return logged
+        return call
 
 
 def standard_interceptors(secret: bytes) -> list[grpc.aio.ServerInterceptor]:
-    """Outermost first: logging sees the final outcome; the error mapper also covers a refused
-    principal and an exceeded deadline."""
-    return [
-        LoggingInterceptor(),
-        ErrorInterceptor(),
-        DeadlineInterceptor(),
-        PrincipalInterceptor(secret),
-        CacheInvalidationInterceptor(),
-    ]
+    return [ServiceInterceptor(secret), CacheInvalidationInterceptor()]

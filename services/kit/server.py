@@ -4,6 +4,7 @@ consumers, periodic jobs, health, interceptors, and a graceful stop on SIGTERM/S
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -14,6 +15,8 @@ import grpc
 from sqlalchemy import text
 
 from plixa.common.v1 import health_pb2, health_pb2_grpc
+from services.kit.access import method_access
+from services.kit.client import close_all as close_all_clients
 from services.kit.clock import Clock, SystemClock
 from services.kit.config import ServiceSettings, load_or_exit, setting
 from services.kit.consumer import EventConsumer, Subscription
@@ -61,19 +64,19 @@ class HealthServicer(health_pb2_grpc.HealthServicer):
         return health_pb2.HealthCheckResponse(status=status)
 
 
-Register = Callable[[grpc.aio.Server, ServiceContext[S]], None]
+Servicers = Callable[[ServiceContext[S]], Sequence[object]]
 Jobs = Callable[[ServiceContext[S]], Sequence[PeriodicJob]]
 Subscriptions = Callable[[ServiceContext[S]], Sequence[Subscription]]
 
 
 @dataclass
 class ServiceApp(Generic[S]):
-    """One service process: `ServiceApp("identity", settings=IdentitySettings, register=...,
+    """One service process: `ServiceApp("identity", settings=IdentitySettings, servicers=...,
     subscriptions=lambda ctx: [...], jobs=lambda ctx: [PeriodicJob(...), ...]).main()`."""
 
     name: str
     settings: type[S]
-    register: Register[S]
+    servicers: Servicers[S] = field(default=lambda ctx: ())
     subscriptions: Subscriptions[S] = field(default=lambda ctx: ())
     jobs: Jobs[S] = field(default=lambda ctx: ())
 
@@ -105,7 +108,8 @@ class ServiceApp(Generic[S]):
         )
         health = HealthServicer(db)
         health_pb2_grpc.add_HealthServicer_to_server(health, server)
-        self.register(server, ctx)
+        for servicer in self.servicers(ctx):
+            register_servicer(server, servicer)
         address = f"{settings.grpc_host}:{settings.grpc_port}"
         server.add_insecure_port(address)
         await server.start()
@@ -129,6 +133,31 @@ class ServiceApp(Generic[S]):
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await close_all_clients()
         await nats.close()
         await db.dispose()
         log.info("stopped")
+
+
+def register_servicer(server: grpc.aio.Server, servicer: object) -> None:
+    """Adds a servicer through the `add_<Name>Servicer_to_server` of its generated base class,
+    after checking that every method of its service declares who may call it."""
+    for base in type(servicer).__mro__:
+        if base.__module__.endswith("_pb2_grpc") and base.__name__.endswith("Servicer"):
+            add = getattr(
+                importlib.import_module(base.__module__), f"add_{base.__name__}_to_server"
+            )
+            messages = importlib.import_module(base.__module__.removesuffix("_grpc"))
+            service = messages.DESCRIPTOR.services_by_name[base.__name__.removesuffix("Servicer")]
+            undeclared = [
+                m.name
+                for m in service.methods
+                if not method_access(f"/{service.full_name}/{m.name}").declared
+            ]
+            if undeclared:
+                raise ValueError(
+                    f"{service.full_name}: no route or internal option on {undeclared}"
+                )
+            add(servicer, server)
+            return
+    raise TypeError(f"{type(servicer).__name__} derives from no generated *Servicer class")

@@ -4,17 +4,10 @@ Its schema, role, outbox relay and health are live; its RPCs come with the issue
 
 from __future__ import annotations
 
-import grpc
-
-from services.kit.server import ServiceApp, ServiceContext
+from services.kit.server import ServiceApp
 from services.notifications.settings import NotificationsSettings
 
-
-def register(server: grpc.aio.Server, ctx: ServiceContext[NotificationsSettings]) -> None:
-    """No public RPCs yet."""
-
-
-app = ServiceApp("notifications", settings=NotificationsSettings, register=register)
+app = ServiceApp("notifications", settings=NotificationsSettings)
 
 if __name__ == "__main__":
     app.main()

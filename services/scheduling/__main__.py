@@ -4,17 +4,10 @@ Its schema, role, outbox relay and health are live; its RPCs come with the issue
 
 from __future__ import annotations
 
-import grpc
-
-from services.kit.server import ServiceApp, ServiceContext
+from services.kit.server import ServiceApp
 from services.scheduling.settings import SchedulingSettings
 
-
-def register(server: grpc.aio.Server, ctx: ServiceContext[SchedulingSettings]) -> None:
-    """No public RPCs yet."""
-
-
-app = ServiceApp("scheduling", settings=SchedulingSettings, register=register)
+app = ServiceApp("scheduling", settings=SchedulingSettings)
 
 if __name__ == "__main__":
     app.main()

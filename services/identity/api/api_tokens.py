@@ -9,7 +9,6 @@ from plixa.identity.v1 import api_tokens_pb2, api_tokens_pb2_grpc
 from services.identity.domain import api_tokens
 from services.kit.db import Database
 from services.kit.paging import PageQuery
-from services.kit.principal import require_owner
 from services.kit.protos import optional, to_proto
 
 
@@ -20,7 +19,6 @@ class ApiTokensApi(api_tokens_pb2_grpc.ApiTokensServicer):
     async def ListApiTokens(
         self, request: api_tokens_pb2.ListApiTokensRequest, context: grpc.aio.ServicerContext
     ) -> api_tokens_pb2.ListApiTokensResponse:
-        require_owner()
         async with self.db.reader() as uow:
             page = await api_tokens.list_tokens(uow, PageQuery.from_proto(request.page))
         return api_tokens_pb2.ListApiTokensResponse(
@@ -30,7 +28,6 @@ class ApiTokensApi(api_tokens_pb2_grpc.ApiTokensServicer):
     async def CreateApiToken(
         self, request: api_tokens_pb2.CreateApiTokenRequest, context: grpc.aio.ServicerContext
     ) -> api_tokens_pb2.CreatedApiToken:
-        require_owner()
         async with self.db.unit_of_work() as uow:
             token = await api_tokens.create(
                 uow,
@@ -43,7 +40,6 @@ class ApiTokensApi(api_tokens_pb2_grpc.ApiTokensServicer):
     async def RevokeApiToken(
         self, request: api_tokens_pb2.RevokeApiTokenRequest, context: grpc.aio.ServicerContext
     ) -> empty_pb2.Empty:
-        require_owner()
         async with self.db.unit_of_work() as uow:
             await api_tokens.revoke(uow, request.id)
         return empty_pb2.Empty()

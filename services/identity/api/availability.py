@@ -11,7 +11,6 @@ from plixa.identity.v1 import availability_pb2, availability_pb2_grpc
 from services.identity.domain import availability
 from services.kit.db import Database
 from services.kit.paging import PageQuery
-from services.kit.principal import require_owner, require_user
 from services.kit.protos import optional, to_proto
 
 
@@ -23,7 +22,6 @@ class AvailabilityApi(availability_pb2_grpc.AvailabilityServicer):
     async def SetMyAvailability(
         self, request: availability_pb2.SetAvailabilityRequest, context: grpc.aio.ServicerContext
     ) -> availability_pb2.MemberAvailability:
-        require_user()
         async with self.db.unit_of_work() as uow:
             view = await availability.set_mine(uow, optional(request, "is_available"), self.timeout)
         return to_proto(view, availability_pb2.MemberAvailability)
@@ -31,7 +29,6 @@ class AvailabilityApi(availability_pb2_grpc.AvailabilityServicer):
     async def Heartbeat(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
     ) -> availability_pb2.MemberAvailability:
-        require_user()
         async with self.db.unit_of_work() as uow:
             view = await availability.heartbeat(uow, self.timeout)
         return to_proto(view, availability_pb2.MemberAvailability)
@@ -41,7 +38,6 @@ class AvailabilityApi(availability_pb2_grpc.AvailabilityServicer):
         request: availability_pb2.GetTeamAvailabilityRequest,
         context: grpc.aio.ServicerContext,
     ) -> availability_pb2.TeamAvailability:
-        require_owner()
         async with self.db.reader() as uow:
             page = await availability.team(uow, self.timeout, PageQuery.from_proto(request.page))
         return availability_pb2.TeamAvailability(

@@ -9,7 +9,7 @@ from plixa.identity.v1 import identity_pb2, internal_pb2, internal_pb2_grpc
 from services.identity.domain import sessions
 from services.identity.store import accounts as account_store
 from services.kit.db import Database
-from services.kit.principal import ANONYMOUS, require_service
+from services.kit.principal import ANONYMOUS
 from services.kit.protos import to_proto
 
 
@@ -22,14 +22,12 @@ class IdentityInternalApi(internal_pb2_grpc.IdentityInternalServicer):
         request: internal_pb2.AuthenticateTokenRequest,
         context: grpc.aio.ServicerContext,
     ) -> Principal:
-        require_service()
         async with self.db.unit_of_work(ANONYMOUS) as uow:
             return await sessions.authenticate(uow, request.token)
 
     async def GetUsers(
         self, request: internal_pb2.GetUsersRequest, context: grpc.aio.ServicerContext
     ) -> internal_pb2.GetUsersResponse:
-        require_service()
         async with self.db.unit_of_work(ANONYMOUS) as uow:
             users = await account_store.get_users(uow, request.tenant_id, list(request.ids))
         return internal_pb2.GetUsersResponse(users=[to_proto(u, identity_pb2.User) for u in users])

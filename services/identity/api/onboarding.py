@@ -9,7 +9,7 @@ from plixa.identity.v1 import onboarding_pb2, onboarding_pb2_grpc
 from services.identity.clients.onboarding import OnboardingClient
 from services.identity.domain import onboarding
 from services.kit.db import Database
-from services.kit.principal import require_owner, require_user
+from services.kit.principal import current_principal
 from services.kit.protos import to_proto
 
 
@@ -30,12 +30,12 @@ class OnboardingApi(onboarding_pb2_grpc.OnboardingChecklistServicer):
     async def GetOnboarding(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
     ) -> onboarding_pb2.Onboarding:
-        return await self._current(require_user().tenant_id)
+        return await self._current(current_principal().tenant_id)
 
     async def DismissOnboarding(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
     ) -> onboarding_pb2.Onboarding:
-        principal = require_owner()
+        principal = current_principal()
         async with self.db.unit_of_work() as uow:
             await onboarding.dismiss(uow)
         return await self._current(principal.tenant_id)

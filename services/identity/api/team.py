@@ -11,7 +11,6 @@ from services.identity.domain.passwords import PasswordHasher
 from services.kit.crypto import SecretBox
 from services.kit.db import Database
 from services.kit.paging import PageQuery
-from services.kit.principal import require_owner, require_user
 from services.kit.protos import optional, to_proto
 
 
@@ -27,7 +26,6 @@ class TeamApi(team_pb2_grpc.TeamServicer):
     async def ListInvitations(
         self, request: team_pb2.ListInvitationsRequest, context: grpc.aio.ServicerContext
     ) -> team_pb2.ListInvitationsResponse:
-        require_owner()
         async with self.db.reader() as uow:
             page = await team.list_invitations(uow, PageQuery.from_proto(request.page))
         return team_pb2.ListInvitationsResponse(
@@ -37,7 +35,6 @@ class TeamApi(team_pb2_grpc.TeamServicer):
     async def CreateInvitation(
         self, request: team_pb2.CreateInvitationRequest, context: grpc.aio.ServicerContext
     ) -> team_pb2.Invitation:
-        require_owner()
         async with self.db.unit_of_work() as uow:
             invitation = await team.invite(
                 uow,
@@ -51,7 +48,6 @@ class TeamApi(team_pb2_grpc.TeamServicer):
     async def ResendInvitation(
         self, request: team_pb2.InvitationRef, context: grpc.aio.ServicerContext
     ) -> team_pb2.Invitation:
-        require_owner()
         async with self.db.unit_of_work() as uow:
             invitation = await team.resend(uow, request.id, box=self.box, panel_url=self.panel_url)
         return to_proto(invitation, team_pb2.Invitation)
@@ -59,7 +55,6 @@ class TeamApi(team_pb2_grpc.TeamServicer):
     async def CancelInvitation(
         self, request: team_pb2.InvitationRef, context: grpc.aio.ServicerContext
     ) -> empty_pb2.Empty:
-        require_owner()
         async with self.db.unit_of_work() as uow:
             await team.cancel(uow, request.id)
         return empty_pb2.Empty()
@@ -84,7 +79,6 @@ class TeamApi(team_pb2_grpc.TeamServicer):
     async def ListMembers(
         self, request: team_pb2.ListMembersRequest, context: grpc.aio.ServicerContext
     ) -> team_pb2.ListMembersResponse:
-        require_user()
         async with self.db.reader() as uow:
             page = await team.members(uow, PageQuery.from_proto(request.page))
         return team_pb2.ListMembersResponse(
@@ -94,7 +88,6 @@ class TeamApi(team_pb2_grpc.TeamServicer):
     async def RemoveMember(
         self, request: team_pb2.MemberRef, context: grpc.aio.ServicerContext
     ) -> empty_pb2.Empty:
-        require_owner()
         async with self.db.unit_of_work() as uow:
             await team.remove_member(uow, request.id)
         return empty_pb2.Empty()

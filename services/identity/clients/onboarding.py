@@ -1,45 +1,41 @@
-"""Asks the services that own onboarding steps how far a workspace got (gRPC, internal)."""
+"""Asks the services that own onboarding steps how far a workspace got (gRPC, internal).
+
+A service that has no such RPC yet (UNIMPLEMENTED) owns steps that are simply not done. A service
+that is away, too slow or failing is a different thing: its steps cannot be told, so the
+checklist is not made up; the failure goes up (503 with Retry-After for an unavailable service
+or a timeout, the service's own error otherwise) and the caller retries."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 
-import grpc
+from plixa.common.v1 import onboarding_pb2
+from services.kit.client import ServiceClient, Unimplemented
+from services.kit.principal import service_principal
 
-from plixa.common.v1 import onboarding_pb2, onboarding_pb2_grpc
-from services.kit.config import internal_secret, service_address
-from services.kit.principal import service_principal, sign
-
-log = logging.getLogger("plixa.identity.onboarding")
+PROGRESS = "/plixa.common.v1.OnboardingProgress/GetOnboardingProgress"
 
 
 class OnboardingClient:
-    def __init__(self, services: tuple[str, ...], timeout: float = 1.0) -> None:
+    def __init__(self, services: tuple[str, ...], secret: bytes, timeout: float = 1.0) -> None:
+        self.services = services
         self.timeout = timeout
-        self.secret = internal_secret()
-        self._stubs = {
-            service: onboarding_pb2_grpc.OnboardingProgressStub(
-                grpc.aio.insecure_channel(service_address(service))
-            )
-            for service in services
-        }
+        self.client = ServiceClient(secret)
 
     async def _ask(self, service: str, tenant_id: int) -> dict[str, bool]:
         try:
-            reply = await self._stubs[service].GetOnboardingProgress(
+            reply = await self.client.call(
+                service,
+                PROGRESS,
                 onboarding_pb2.OnboardingProgressRequest(tenant_id=tenant_id),
-                metadata=sign(service_principal("identity", tenant_id), self.secret),
+                onboarding_pb2.OnboardingProgressReply,
+                principal=service_principal("identity", tenant_id),
                 timeout=self.timeout,
             )
-        except grpc.aio.AioRpcError as error:
-            # Not built yet (UNIMPLEMENTED) or away: its steps stay "not done", never invented.
-            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
-                log.warning("%s did not answer onboarding: %s", service, error.code())
-            return {}
+        except Unimplemented:
+            return {}  # not built yet: its steps are not done, never invented
         return dict(reply.steps)
 
     async def progress(self, tenant_id: int) -> dict[str, dict[str, bool]]:
-        services = list(self._stubs)
-        answers = await asyncio.gather(*(self._ask(s, tenant_id) for s in services))
-        return dict(zip(services, answers, strict=True))
+        answers = await asyncio.gather(*(self._ask(s, tenant_id) for s in self.services))
+        return dict(zip(self.services, answers, strict=True))
