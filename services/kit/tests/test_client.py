@@ -1,0 +1,134 @@
+"""The kit's client against a real grpc.aio server running the kit's interceptor: what each kind
+of failure becomes for the caller."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+
+from plixa.common.v1 import onboarding_pb2, onboarding_pb2_grpc
+from plixa.common.v1.principal_pb2 import Principal
+from services.kit.client import ServiceClient, ServiceUnavailable, Unimplemented
+from services.kit.errors import DomainError, conflict
+from services.kit.interceptors import ServiceInterceptor
+from services.kit.principal import current_principal, service_principal
+from services.kit.server import register_servicer
+
+SECRET = b"client-test-secret"
+PROGRESS = "/plixa.common.v1.OnboardingProgress/GetOnboardingProgress"
+REPLY = onboarding_pb2.OnboardingProgressReply
+
+
+class Progress(onboarding_pb2_grpc.OnboardingProgressServicer):
+    """Answers by tenant: 1 done, 2 a domain error, 3 too slow, 4 a bug."""
+
+    async def GetOnboardingProgress(
+        self, request: onboarding_pb2.OnboardingProgressRequest, context: grpc.aio.ServicerContext
+    ) -> onboarding_pb2.OnboardingProgressReply:
+        if request.tenant_id == 2:
+            raise conflict("ALREADY_DONE", "Nothing to do.", "tenant_id")
+        if request.tenant_id == 3:
+            await asyncio.sleep(5)
+        if request.tenant_id == 4:
+            raise RuntimeError("a bug")
+        caller = current_principal().service
+        return REPLY(steps={f"asked_by_{caller}": True})
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[str]:
+    server = grpc.aio.server(interceptors=[ServiceInterceptor(SECRET)])
+    register_servicer(server, Progress())
+    address = f"127.0.0.1:{free_port()}"
+    server.add_insecure_port(address)
+    await server.start()
+    yield address
+    await server.stop(0)
+
+
+def client_for(address: str) -> ServiceClient:
+    return ServiceClient(SECRET, lambda service: address, timeout=2.0)
+
+
+async def ask(client: ServiceClient, tenant_id: int, principal: Principal | None = None) -> REPLY:
+    return await client.call(
+        "progress",
+        PROGRESS,
+        onboarding_pb2.OnboardingProgressRequest(tenant_id=tenant_id),
+        REPLY,
+        principal=principal or service_principal("identity", tenant_id),
+        timeout=0.5,
+    )
+
+
+async def test_a_signed_call_is_answered_and_reuses_its_channel(target: str) -> None:
+    client = client_for(target)
+    assert dict((await ask(client, 1)).steps) == {"asked_by_identity": True}
+    await ask(client, 1)
+    assert len(client._channels) == 1
+    await client.close()
+    assert client._channels == {}
+
+
+async def test_the_callees_domain_error_comes_back_as_the_same_error(target: str) -> None:
+    client = client_for(target)
+    with pytest.raises(DomainError) as refused:
+        await ask(client, 2)
+    error = refused.value
+    assert (error.code, error.http_status, error.grpc_status) == (
+        "ALREADY_DONE",
+        409,
+        grpc.StatusCode.ALREADY_EXISTS,
+    )
+    assert [f.field for f in error.fields] == ["tenant_id"]
+    await client.close()
+
+
+async def test_the_access_rule_refuses_a_member_on_an_internal_rpc(target: str) -> None:
+    client = client_for(target)
+    member = Principal(kind=Principal.KIND_USER, user_id=1, tenant_id=1, role="owner")
+    with pytest.raises(DomainError) as refused:
+        await ask(client, 1, member)
+    assert refused.value.code == "SERVICE_ONLY" and refused.value.http_status == 401
+    await client.close()
+
+
+async def test_a_missing_rpc_is_unimplemented_not_a_failure(target: str) -> None:
+    client = client_for(target)
+    with pytest.raises(Unimplemented):
+        await client.call(
+            "progress",
+            "/plixa.common.v1.OnboardingProgress/NoSuchRpc",
+            onboarding_pb2.OnboardingProgressRequest(),
+            REPLY,
+            principal=service_principal("identity"),
+        )
+    await client.close()
+
+
+async def test_slow_away_and_broken_callees_are_failures(target: str) -> None:
+    client = client_for(target)
+    with pytest.raises(ServiceUnavailable) as slow:
+        await ask(client, 3)
+    assert slow.value.status == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert slow.value.http_status == 503
+    with pytest.raises(DomainError) as broken:
+        await ask(client, 4)
+    assert not isinstance(broken.value, (ServiceUnavailable, Unimplemented))
+    assert (broken.value.code, broken.value.http_status) == ("INTERNAL", 500)
+    away = client_for(f"127.0.0.1:{free_port()}")
+    with pytest.raises(ServiceUnavailable) as unreachable:
+        await ask(away, 1)
+    assert unreachable.value.status == grpc.StatusCode.UNAVAILABLE
+    await client.close()
+    await away.close()
