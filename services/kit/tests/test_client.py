@@ -60,7 +60,9 @@ def client_for(address: str) -> ServiceClient:
     return ServiceClient(SECRET, lambda service: address, timeout=2.0)
 
 
-async def ask(client: ServiceClient, tenant_id: int, principal: Principal | None = None) -> REPLY:
+async def ask(
+    client: ServiceClient, tenant_id: int, principal: Principal | None = None
+) -> onboarding_pb2.OnboardingProgressReply:
     return await client.call(
         "progress",
         PROGRESS,
