@@ -137,7 +137,7 @@ def test_every_rpc_of_the_contract_declares_its_access() -> None:
     assert undeclared == []
 
 
-def test_servicers_register_through_their_generated_base() -> None:
+async def test_servicers_register_through_their_generated_base() -> None:
     server = grpc.aio.server()
     register_servicer(server, identity_pb2_grpc.IdentityServicer())
     register_servicer(server, health_pb2_grpc.HealthServicer())
