@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from plixa.common.v1 import onboarding_pb2, onboarding_pb2_grpc
 from plixa.common.v1.principal_pb2 import Principal
@@ -24,7 +25,7 @@ REPLY = onboarding_pb2.OnboardingProgressReply
 
 
 class Progress(onboarding_pb2_grpc.OnboardingProgressServicer):
-    """Answers by tenant: 1 done, 2 a domain error, 3 too slow, 4 a bug."""
+    """Answers by tenant: 1 done, 2 a domain error, 3 too slow, 4 a bug, 5 the database gone."""
 
     async def GetOnboardingProgress(
         self, request: onboarding_pb2.OnboardingProgressRequest, context: grpc.aio.ServicerContext
@@ -35,6 +36,8 @@ class Progress(onboarding_pb2_grpc.OnboardingProgressServicer):
             await asyncio.sleep(5)
         if request.tenant_id == 4:
             raise RuntimeError("a bug")
+        if request.tenant_id == 5:
+            raise DBAPIError("SELECT 1", None, ConnectionError("gone"), connection_invalidated=True)
         caller = current_principal().service
         return REPLY(steps={f"asked_by_{caller}": True})
 
@@ -134,3 +137,11 @@ async def test_slow_away_and_broken_callees_are_failures(target: str) -> None:
     assert unreachable.value.status == grpc.StatusCode.UNAVAILABLE
     await client.close()
     await away.close()
+
+
+async def test_a_lost_database_answers_unavailable_so_the_caller_retries(target: str) -> None:
+    client = client_for(target)
+    with pytest.raises(ServiceUnavailable) as lost:
+        await ask(client, 5)
+    assert lost.value.status == grpc.StatusCode.UNAVAILABLE
+    await client.close()
