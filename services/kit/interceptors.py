@@ -1,6 +1,7 @@
 """The one server interceptor every service runs. For each call it: logs the outcome with the
 request id and tenant, verifies the signed principal, enforces the RPC's declared access rule
-(services/kit/access.py), bounds the call by a deadline, and maps domain errors (and anything
+(services/kit/access.py), bounds a call that came without a deadline by a default one (gRPC
+cancels the handler at a caller's own deadline), and maps domain errors (and anything
 unexpected) to a gRPC status.
 
 The wrapped handler of each method is built once, on its first call, and reused: the per-call
@@ -81,13 +82,17 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     if refused is not None:
                         raise refused
                     principal_token = set_current_principal(principal)
-                    remaining = context.time_remaining()
-                    budget = default_deadline if remaining is None else max(remaining, 0.001)
                     try:
-                        async with asyncio.timeout(budget):  # no extra task, unlike wait_for
+                        if context.time_remaining() is not None:
+                            # gRPC itself cancels the handler at the caller's deadline.
                             return await behavior(request, context)
-                    except TimeoutError:
-                        await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+                        try:
+                            async with asyncio.timeout(default_deadline):  # no extra task
+                                return await behavior(request, context)
+                        except TimeoutError:
+                            await context.abort(
+                                grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded"
+                            )
                     finally:
                         reset_current_principal(principal_token)
                 except DomainError as error:
@@ -113,6 +118,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     await context.abort(grpc.StatusCode.INTERNAL, "internal error")
             except grpc.aio.AbortError:
                 outcome = str(context.code() or "ABORTED")
+                raise
+            except asyncio.CancelledError:
+                outcome = "CANCELLED"  # the caller's deadline passed, or it went away
                 raise
             finally:
                 log.info(

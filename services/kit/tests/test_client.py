@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator
 
 import grpc
@@ -16,7 +17,7 @@ from plixa.common.v1.principal_pb2 import Principal
 from services.kit.client import ServiceClient, ServiceUnavailable, Unimplemented
 from services.kit.errors import DomainError, conflict
 from services.kit.interceptors import ServiceInterceptor
-from services.kit.principal import current_principal, service_principal
+from services.kit.principal import current_principal, service_principal, sign
 from services.kit.server import register_servicer
 
 SECRET = b"client-test-secret"
@@ -27,13 +28,20 @@ REPLY = onboarding_pb2.OnboardingProgressReply
 class Progress(onboarding_pb2_grpc.OnboardingProgressServicer):
     """Answers by tenant: 1 done, 2 a domain error, 3 too slow, 4 a bug, 5 the database gone."""
 
+    def __init__(self) -> None:
+        self.cancelled = asyncio.Event()  # the slow call was stopped
+
     async def GetOnboardingProgress(
         self, request: onboarding_pb2.OnboardingProgressRequest, context: grpc.aio.ServicerContext
     ) -> onboarding_pb2.OnboardingProgressReply:
         if request.tenant_id == 2:
             raise conflict("ALREADY_DONE", "Nothing to do.", "tenant_id")
         if request.tenant_id == 3:
-            await asyncio.sleep(5)
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                self.cancelled.set()
+                raise
         if request.tenant_id == 4:
             raise RuntimeError("a bug")
         if request.tenant_id == 5:
@@ -48,10 +56,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+PROGRESS_SERVICER = Progress()
+
+
 @pytest.fixture
 async def target() -> AsyncIterator[str]:
-    server = grpc.aio.server(interceptors=[ServiceInterceptor(SECRET)])
-    register_servicer(server, Progress())
+    PROGRESS_SERVICER.cancelled = asyncio.Event()
+    server = grpc.aio.server(interceptors=[ServiceInterceptor(SECRET, default_deadline_seconds=1)])
+    register_servicer(server, PROGRESS_SERVICER)
     address = f"127.0.0.1:{free_port()}"
     server.add_insecure_port(address)
     await server.start()
@@ -144,4 +156,31 @@ async def test_a_lost_database_answers_unavailable_so_the_caller_retries(target:
     with pytest.raises(ServiceUnavailable) as lost:
         await ask(client, 5)
     assert lost.value.status == grpc.StatusCode.UNAVAILABLE
+    await client.close()
+
+
+async def test_the_slow_handler_stops_at_the_callers_deadline_or_at_the_default(
+    target: str,
+) -> None:
+    client = client_for(target)
+    with pytest.raises(ServiceUnavailable):
+        await ask(client, 3)  # a 0.5 s deadline
+    await asyncio.wait_for(PROGRESS_SERVICER.cancelled.wait(), 1)  # gRPC cancelled the handler
+
+    PROGRESS_SERVICER.cancelled = asyncio.Event()
+    metadata = sign(service_principal("identity"), SECRET)
+    async with grpc.aio.insecure_channel(target) as channel:
+        unbounded = channel.unary_unary(
+            PROGRESS,
+            request_serializer=onboarding_pb2.OnboardingProgressRequest.SerializeToString,
+            response_deserializer=REPLY.FromString,
+        )
+        started = time.monotonic()
+        with pytest.raises(grpc.aio.AioRpcError) as stopped:
+            await unbounded(
+                onboarding_pb2.OnboardingProgressRequest(tenant_id=3), metadata=metadata
+            )
+    assert stopped.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert time.monotonic() - started < 3  # the server's 1 s default, not the handler's 5 s
+    assert PROGRESS_SERVICER.cancelled.is_set()
     await client.close()
