@@ -1,8 +1,9 @@
 """The one server interceptor every service runs. For each call it: logs the outcome with the
 request id and tenant, verifies the signed principal, enforces the RPC's declared access rule
 (services/kit/access.py), bounds a call that came without a deadline by a default one (gRPC
-cancels the handler at a caller's own deadline), and maps domain errors (and anything
-unexpected) to a gRPC status.
+cancels the handler at a caller's own deadline), maps domain errors (and anything unexpected)
+to a gRPC status, and answers a successful call with the cache invalidations its committed
+events imply (services/kit/invalidation.py).
 
 The wrapped handler of each method is built once, on its first call, and reused: the per-call
 work is only what depends on the call."""
@@ -20,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from services.kit.access import MethodAccess, method_access
 from services.kit.errors import ERROR_METADATA_KEY, DomainError
-from services.kit.invalidation import CacheInvalidationInterceptor
+from services.kit.invalidation import collect_committed, invalidation_trailers, stop_collecting
 from services.kit.logs import request_id_var, tenant_id_var
 from services.kit.principal import (
     PrincipalVerifier,
@@ -82,19 +83,26 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     if refused is not None:
                         raise refused
                     principal_token = set_current_principal(principal)
+                    committed, commits_token = collect_committed()
                     try:
                         if context.time_remaining() is not None:
                             # gRPC itself cancels the handler at the caller's deadline.
-                            return await behavior(request, context)
-                        try:
-                            async with asyncio.timeout(default_deadline):  # no extra task
-                                return await behavior(request, context)
-                        except TimeoutError:
-                            await context.abort(
-                                grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded"
-                            )
+                            response = await behavior(request, context)
+                        else:
+                            try:
+                                async with asyncio.timeout(default_deadline):  # no extra task
+                                    response = await behavior(request, context)
+                            except TimeoutError:
+                                await context.abort(
+                                    grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded"
+                                )
                     finally:
+                        stop_collecting(commits_token)
                         reset_current_principal(principal_token)
+                    # The gateway's cached principals that the committed events made stale.
+                    if committed and (trailers := invalidation_trailers(committed)):
+                        context.set_trailing_metadata(trailers)
+                    return response
                 except DomainError as error:
                     await context.abort(
                         error.grpc_status,
@@ -138,4 +146,4 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
 
 def standard_interceptors(secret: bytes) -> list[grpc.aio.ServerInterceptor]:
-    return [ServiceInterceptor(secret), CacheInvalidationInterceptor()]
+    return [ServiceInterceptor(secret)]

@@ -1,18 +1,16 @@
 """Cache invalidation that follows from the events, not from a call made by hand.
 
 Every unit of work that commits inside an RPC hands its emitted events to the call (a context
-variable the interceptor below sets). When the RPC succeeds, the events that make cached
-principals stale become `plixa-invalidate-*` trailing metadata, so the gateway that carried the
-call drops them at once; other gateway replicas learn the same from the events over NATS. No
-servicer sends these by hand, so none can forget."""
+variable the kit's interceptor sets, services/kit/interceptors.py). When the RPC succeeds, the
+events that make cached principals stale become `plixa-invalidate-*` trailing metadata, so the
+gateway that carried the call drops them at once; other gateway replicas learn the same from the
+events over NATS. No servicer sends these by hand, so none can forget."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from contextvars import ContextVar
+from collections.abc import Iterable
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
-
-import grpc
 
 from services.kit.principal import (
     INVALIDATE_TENANT_METADATA_KEY,
@@ -52,33 +50,11 @@ def invalidation_trailers(events: Iterable[PendingEvent]) -> tuple[tuple[str, st
     return tuple(dict.fromkeys(trailers))
 
 
-class CacheInvalidationInterceptor(grpc.aio.ServerInterceptor):
-    """Collects what the call's units of work committed; a successful call answers with the
-    invalidation trailers those events imply."""
+def collect_committed() -> tuple[list[PendingEvent], Token[list[PendingEvent] | None]]:
+    """Starts collecting what this call's units of work commit (the kit's interceptor, per call)."""
+    committed: list[PendingEvent] = []
+    return committed, _committed.set(committed)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        behavior = handler.unary_unary
 
-        async def invalidating(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            committed: list[PendingEvent] = []
-            token = _committed.set(committed)
-            try:
-                response = await behavior(request, context)
-            finally:
-                _committed.reset(token)
-            if committed and (trailers := invalidation_trailers(committed)):
-                context.set_trailing_metadata(trailers)
-            return response
-
-        return grpc.unary_unary_rpc_method_handler(
-            invalidating,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+def stop_collecting(token: Token[list[PendingEvent] | None]) -> None:
+    _committed.reset(token)
