@@ -85,6 +85,8 @@ class PrincipalVerifier:
 
 
 def current_principal() -> Principal:
+    """The caller of the RPC being served. Who may call an RPC at all is its declared rule,
+    enforced before the handler runs (services/kit/access.py); handlers read the ids they need."""
     return _current.get()
 
 
@@ -94,15 +96,6 @@ def set_current_principal(principal: Principal) -> contextvars.Token[Principal]:
 
 def reset_current_principal(token: contextvars.Token[Principal]) -> None:
     _current.reset(token)
-
-
-def require_user() -> Principal:
-    """The calling workspace member, for rules that need its ids. Who may call an RPC at all is
-    the route's declared rule, enforced by the kit's interceptor (services/kit/access.py)."""
-    principal = current_principal()
-    if principal.kind != Principal.KIND_USER or not principal.tenant_id:
-        raise unauthenticated()
-    return principal
 
 
 def service_principal(service: str, tenant_id: int = 0) -> Principal:
