@@ -5,18 +5,20 @@
   B  straight to identity over gRPC: GetMe with a signed principal, a request id and a deadline,
      as the gateway sends it (the principal is resolved once, as the gateway's cache does), so
      what the gateway adds is A − B
-  C  one FastAPI process doing the same token lookup and queries (bench/one_process_app.py):
-     what the mesh costs is A against C
+  C  the lean app a strong engineer would write (bench/one_process_app.py): one FastAPI process,
+     an asyncpg pool, one joined query, no ORM: what the mesh costs is A against C
 
 Latency: p50/p99 over sequential requests (concurrency 1) after a warm-up. Throughput: requests
-per second with `--concurrency` callers for `--seconds` per path. The paths take turns in
-`--rounds` rounds, so a drift of the machine's speed falls on all three alike. CPU per request
-is read from /proc for the client and every server process (PostgreSQL: the backends of the
-bench's database), during the throughput runs.
+per second with each of `--concurrency` callers (16 and 32 by default) for `--seconds` per path.
+The paths take turns in `--rounds` rounds, so a drift of the machine's speed falls on all three
+alike. CPU per request is read from /proc for the client and every server process (PostgreSQL:
+the backends of the bench's database), during the throughput runs. `--profile` then samples the
+server processes with py-spy under load and prints where their CPU goes.
 
 Client and servers share the machine's cores, so read the figures relative to each other.
-Targets: the gateway adds at most 2 ms at p50 over direct gRPC; A reaches at least half of C's
-throughput."""
+Targets (issue 6): A reaches at least 0.4× of C's throughput at 16–32 concurrent callers; the
+gateway adds at most 1 ms at p50 over direct gRPC; the gateway spends at most 350 µs of CPU per
+request, identity at most 600 µs per GetMe."""
 
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ import httpx
 import uvloop
 from google.protobuf import empty_pb2
 
+from bench import profile as profiling
 from plixa.common.v1.principal_pb2 import Principal
 from plixa.identity.v1 import identity_pb2, identity_pb2_grpc, internal_pb2, internal_pb2_grpc
 from scripts.mesh import Process, Stack, free_port, wait_for
@@ -57,8 +60,10 @@ STACK_ENV = {
 BASELINE = "one-process"
 PASSWORD = "bench-password-1"
 LATER_WARMUP = 20  # requests before each later round's samples (connections may be new)
-TARGET_ADDED_MS = 2.0
-TARGET_RATIO = 0.5
+TARGET_ADDED_MS = 1.0
+TARGET_RATIO = 0.4
+TARGET_GATEWAY_CPU_US = 350
+TARGET_IDENTITY_CPU_US = 600
 # Whose CPU is counted, in the order of the table's columns.
 ROLES = ("client", "gateway", "identity", BASELINE, "postgres", "nats")
 ROLE_HEADS = ("client", "gateway", "identity", "app C", "postgres", "nats")
@@ -77,8 +82,8 @@ class Tally:
     label: str
     call: Call
     samples_ms: list[float] = field(default_factory=list)
-    requests: int = 0
-    seconds: float = 0.0
+    # Per concurrency: requests completed and the seconds they took.
+    runs: dict[int, tuple[int, float]] = field(default_factory=dict)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     def percentile(self, share: float) -> float:
@@ -94,9 +99,17 @@ class Tally:
     def p99(self) -> float:
         return self.percentile(0.99)
 
+    def rps(self, concurrency: int) -> float:
+        requests, seconds = self.runs.get(concurrency, (0, 0.0))
+        return requests / seconds if seconds else 0.0
+
     @property
-    def rps(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
+    def requests(self) -> int:
+        return sum(requests for requests, _ in self.runs.values())
+
+    def add_run(self, concurrency: int, requests: int, seconds: float) -> None:
+        before = self.runs.get(concurrency, (0, 0.0))
+        self.runs[concurrency] = (before[0] + requests, before[1] + seconds)
 
     def cpu_us_per_request(self, role: str) -> float | None:
         if role not in self.cpu_seconds or not self.requests:
@@ -185,14 +198,14 @@ async def measure(tallies: list[Tally], meter: CpuMeter, args: argparse.Namespac
         samples = args.requests // args.rounds + (round_index < args.requests % args.rounds)
         for tally in tallies:
             tally.samples_ms += await sequential(tally.call, warmup, max(1, samples))
-        for tally in tallies:
-            before = await meter.read()
-            done, took = await concurrent(tally.call, args.concurrency, args.seconds / args.rounds)
-            after = await meter.read()
-            tally.requests += done
-            tally.seconds += took
-            for role, spent in CpuMeter.spent(before, after).items():
-                tally.cpu_seconds[role] = tally.cpu_seconds.get(role, 0.0) + spent
+        for concurrency in args.concurrency:
+            for tally in tallies:
+                before = await meter.read()
+                done, took = await concurrent(tally.call, concurrency, args.seconds / args.rounds)
+                after = await meter.read()
+                tally.add_run(concurrency, done, took)
+                for role, spent in CpuMeter.spent(before, after).items():
+                    tally.cpu_seconds[role] = tally.cpu_seconds.get(role, 0.0) + spent
 
 
 # ── clients ───────────────────────────────────────────────────────────────────────────────
@@ -358,12 +371,22 @@ def deploy(stack: Stack) -> Deployment:
     return Deployment(stack, gateway_url, start_baseline(stack), token)
 
 
-async def run(deployment: Deployment, args: argparse.Namespace) -> list[Tally]:
+@dataclass
+class Outcome:
+    tallies: list[Tally]
+    profiles: list[tuple[str, list[profiling.Profile]]] = field(default_factory=list)
+
+
+# The processes that serve each path, sampled by `--profile`.
+PROFILED = {0: ("gateway", "identity"), 1: ("identity",), 2: (BASELINE,)}
+
+
+async def run(deployment: Deployment, args: argparse.Namespace) -> Outcome:
     Interrupt.task = asyncio.current_task()
     stack = deployment.stack
     secret = internal_secret()
     address = f"127.0.0.1:{stack.ports['identity']}"
-    kind, concurrency = args.http_client, args.concurrency
+    kind, concurrency = args.http_client, max(args.concurrency)
     full_client = http_client(kind, deployment.gateway_url, deployment.token, concurrency)
     alone_client = http_client(kind, deployment.baseline_url, deployment.token, concurrency)
     database = await asyncpg.connect(stack.database_url)
@@ -402,7 +425,16 @@ async def run(deployment: Deployment, args: argparse.Namespace) -> list[Tally]:
             if stack.nats_process is not None and stack.nats_process.popen is not None:
                 pids["nats"] = stack.nats_process.popen.pid
             await measure(tallies, CpuMeter(pids, database), args)
-            return tallies
+            outcome = Outcome(tallies)
+            for index, tally in enumerate(tallies if args.profile else ()):
+                roles = {role: pids[role] for role in PROFILED[index] if role in pids}
+
+                async def load(call: Call = tally.call) -> None:
+                    await concurrent(call, concurrency, args.profile_seconds)
+
+                profiles = await profiling.record(roles, args.profile_seconds, load)
+                outcome.profiles.append((tally.label.split()[0], profiles))
+            return outcome
     finally:
         Interrupt.task = None
         await full_client.close()
@@ -427,42 +459,63 @@ def machine_facts() -> Iterator[str]:
 
 def report(tallies: list[Tally], args: argparse.Namespace, notes: list[str]) -> None:
     full, straight, alone = tallies
+    levels = args.concurrency
     print("\nGET /v1/me")
     for line in notes:
         print(f"  {line}")
     print(
         f"  latency: {len(full.samples_ms)} sequential requests per path; throughput: "
-        f"{args.concurrency} concurrent callers for {args.seconds:g} s per path\n"
-        f"  {args.rounds} rounds (the paths take turns); HTTP client for A and C: "
-        f"{args.http_client}\n"
+        f"{' and '.join(map(str, levels))} concurrent callers for {args.seconds:g} s per path "
+        f"each\n  {args.rounds} rounds (the paths take turns); HTTP client for A and C: "
+        f"{args.http_client}; CPU per request over all throughput runs\n"
     )
+    rps_heads = "".join(f"{f'req/s@{c}':>10}" for c in levels)
     cpu_heads = "".join(f"{head:>9}" for head in ROLE_HEADS)
-    print(f"{'path':26} {'p50 ms':>7} {'p99 ms':>7} {'req/s':>7}   CPU µs per request:")
-    print(f"{'':26} {'':>7} {'':>7} {'':>7} {cpu_heads}")
+    print(f"{'path':26} {'p50 ms':>7} {'p99 ms':>7}{rps_heads}   CPU µs per request:")
+    print(f"{'':26} {'':>7} {'':>7}{'':>{10 * len(levels)}} {cpu_heads}")
     for tally in tallies:
         cpu = ""
         for role in ROLES:
             value = tally.cpu_us_per_request(role)
             cpu += f"{value:9.0f}" if value is not None else f"{'-':>9}"
-        print(f"{tally.label:26} {tally.p50:7.2f} {tally.p99:7.2f} {tally.rps:7.0f} {cpu}")
+        rps = "".join(f"{tally.rps(c):10.0f}" for c in levels)
+        print(f"{tally.label:26} {tally.p50:7.2f} {tally.p99:7.2f}{rps} {cpu}")
 
+    print("\ntargets (issue 6):")
+    for level in levels:
+        ratio = full.rps(level) / alone.rps(level) if alone.rps(level) else 0.0
+        print(
+            f"  full path throughput at {level} callers = {ratio:.2f} × the lean app "
+            f"({full.rps(level):.0f} vs {alone.rps(level):.0f} req/s; "
+            f"target ≥ {TARGET_RATIO:g}×: {verdict(ratio >= TARGET_RATIO)})"
+        )
     added = full.p50 - straight.p50
-    ratio = full.rps / alone.rps if alone.rps else 0.0
-    added_met = "met" if added <= TARGET_ADDED_MS else "NOT met"
-    ratio_met = "met" if ratio >= TARGET_RATIO else "NOT met"
     print(
-        f"\ngateway adds {added:.2f} ms at p50 over direct gRPC "
-        f"(target ≤ {TARGET_ADDED_MS:g} ms: {added_met})"
+        f"  gateway adds {added:.2f} ms at p50 over direct gRPC "
+        f"(target ≤ {TARGET_ADDED_MS:g} ms: {verdict(added <= TARGET_ADDED_MS)})"
     )
+    gateway_cpu = full.cpu_us_per_request("gateway") or 0.0
     print(
-        f"full path throughput = {ratio:.2f} × one-process "
-        f"({full.rps:.0f} vs {alone.rps:.0f} req/s; target ≥ {TARGET_RATIO:g}×: {ratio_met})"
+        f"  gateway CPU {gateway_cpu:.0f} µs per request "
+        f"(target ≤ {TARGET_GATEWAY_CPU_US} µs: {verdict(gateway_cpu <= TARGET_GATEWAY_CPU_US)})"
     )
+    identity_cpu = full.cpu_us_per_request("identity") or 0.0
+    direct_cpu = straight.cpu_us_per_request("identity") or 0.0
     print(
-        f"direct gRPC throughput = {straight.rps / alone.rps if alone.rps else 0:.2f} × "
-        f"one-process; full path p50 = {full.p50 / alone.p50 if alone.p50 else 0:.2f} × "
-        "one-process p50"
+        f"  identity CPU {identity_cpu:.0f} µs per GetMe on the full path, {direct_cpu:.0f} µs "
+        f"over direct gRPC (target ≤ {TARGET_IDENTITY_CPU_US} µs: "
+        f"{verdict(identity_cpu <= TARGET_IDENTITY_CPU_US)})"
     )
+    level = max(levels)
+    print(
+        f"  for reference: direct gRPC throughput at {level} callers = "
+        f"{straight.rps(level) / alone.rps(level) if alone.rps(level) else 0:.2f} × the lean "
+        f"app; full path p50 = {full.p50 / alone.p50 if alone.p50 else 0:.2f} × its p50"
+    )
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
 
 
 def positive_int(text: str) -> int:
@@ -479,6 +532,10 @@ def positive_float(text: str) -> float:
     return value
 
 
+def concurrency_levels(text: str) -> list[int]:
+    return sorted({positive_int(part) for part in text.split(",") if part.strip()})
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.gateway",
@@ -493,9 +550,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--concurrency",
-        type=positive_int,
-        default=16,
-        help="concurrent callers per path, for throughput (default 16)",
+        type=concurrency_levels,
+        default=[16, 32],
+        help="concurrent callers per path for throughput, one or more: 16,32 (the default)",
     )
     parser.add_argument(
         "--seconds",
@@ -514,6 +571,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=("raw", "httpx"),
         default="raw",
         help="HTTP client for A and C: a minimal keep-alive client (default) or httpx",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="then sample the server processes with py-spy under load and print their top costs",
+    )
+    parser.add_argument(
+        "--profile-seconds",
+        type=positive_float,
+        default=8.0,
+        help="load per path while sampling (default 8)",
+    )
+    parser.add_argument(
+        "--profile-top", type=positive_int, default=12, help="lines per list (default 12)"
     )
     return parser.parse_args(argv)
 
@@ -546,7 +617,7 @@ def main(argv: list[str] | None = None) -> None:
         notes = list(machine_facts())  # the load average before the bench adds its own
         deployment = deploy(stack)
         notes.append(check_answers(deployment))
-        tallies = uvloop.run(run(deployment, args))
+        outcome = uvloop.run(run(deployment, args))
     except (KeyboardInterrupt, asyncio.CancelledError, Exception):
         if not Interrupt.seen:
             raise
@@ -558,7 +629,9 @@ def main(argv: list[str] | None = None) -> None:
         # A second Ctrl-C must not leave the database, NATS or a service behind.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         stack.stop()
-    report(tallies, args, notes)
+    report(outcome.tallies, args, notes)
+    for label, profiles in outcome.profiles:
+        profiling.report(f"profile of path {label}", profiles, args.profile_top)
     print(f"\n(the whole bench took {time.monotonic() - started:.0f} s)")
 
 

@@ -22,7 +22,8 @@ class IdentityInternalApi(internal_pb2_grpc.IdentityInternalServicer):
         request: internal_pb2.AuthenticateTokenRequest,
         context: grpc.aio.ServicerContext,
     ) -> Principal:
-        async with self.db.unit_of_work(ANONYMOUS) as uow:
+        # No transaction: one read, plus at most one single-statement touch of last_used_at.
+        async with self.db.reader(ANONYMOUS) as uow:
             return await sessions.authenticate(uow, request.token)
 
     async def GetUsers(

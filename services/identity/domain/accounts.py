@@ -13,6 +13,7 @@ from services.identity.domain import throttle, tokens
 from services.identity.domain.credentials import check_password, invalid_credentials
 from services.identity.domain.models import Session, Tenant, User
 from services.identity.store import accounts as store
+from services.identity.store import principals
 from services.identity.store import tokens as token_store
 from services.identity.store.accounts import UserChanges
 from services.kit.db import UnitOfWork
@@ -187,12 +188,11 @@ async def complete_login(
 
 
 async def me(uow: UnitOfWork) -> tuple[User, Tenant]:
-    principal = uow.principal
-    user = await store.get_user(uow, principal.tenant_id, principal.user_id)
-    tenant = await store.get_tenant(uow, principal.tenant_id)
-    if user is None or tenant is None:
+    """The calling member and their workspace: one joined query (it runs on every page load)."""
+    found = await principals.member_with_tenant(uow, uow.principal.user_id)
+    if found is None:
         raise not_found("User")
-    return user, tenant
+    return found
 
 
 async def member(uow: UnitOfWork, user_id: int) -> User:
