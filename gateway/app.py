@@ -48,6 +48,8 @@ log = logging.getLogger("plixa.gateway")
 JSON = "application/json"
 HTTP_BODY = "plixa.common.v1.HttpBody"
 OPENAPI_PATH = "/v1/openapi.json"
+# json.dumps with these options builds a new encoder per call; one is enough.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def envelope(
@@ -58,11 +60,7 @@ def envelope(
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    body = json.dumps(
-        {"data": data, "meta": meta, "errors": errors},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    body = _encode({"data": data, "meta": meta, "errors": errors}).encode()
     return Response(body, status_code=status, media_type=JSON, headers=headers)
 
 
@@ -121,7 +119,8 @@ class Gateway:
             )
 
     async def handle(self, request: Request, request_id: str) -> Response:
-        route, params = self.table.match(request.method, request.url.path)
+        # The path as routed (not request.url, which builds a whole URL object per request).
+        route, params = self.table.match(request.method, request.scope["path"])
         rule = route.rule
         body = await self._read_body(request, rule)
         principal = None
@@ -210,11 +209,14 @@ class Gateway:
         return self._render(route, response, status, limit_headers)
 
     async def _read_body(self, request: Request, rule: options_pb2.Route) -> bytes:
-        is_form = request.headers.get("content-type", "").startswith("multipart/form-data")
+        headers = request.headers
+        if "content-length" not in headers and "transfer-encoding" not in headers:
+            return b""  # HTTP/1.1: a request without either has no body (most GETs)
+        is_form = headers.get("content-type", "").startswith("multipart/form-data")
         limit = rule.max_body_bytes or (
             self.settings.max_upload_bytes if is_form else self.settings.max_body_bytes
         )
-        declared = request.headers.get("content-length")
+        declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise _too_large(limit)
         chunks, size = [], 0
@@ -288,17 +290,17 @@ class Gateway:
     def _render(
         self, route: RouteSpec, response: Message, status: int, headers: dict[str, str]
     ) -> Response:
-        rule = route.rule
-        if response.DESCRIPTOR.full_name == HTTP_BODY:  # files are sent as they are
+        shape = _response_shape(route)
+        if shape.is_file:  # files are sent as they are
             body = cast(http_body_pb2.HttpBody, response)
             headers = {**headers, "X-Content-Type-Options": "nosniff"}
             if body.cache_control:
                 headers["Cache-Control"] = body.cache_control
             return Response(body.data, status, headers, media_type=body.content_type)
         meta = None
-        if rule.response_body:
-            data = transcode.field_out(response, rule.response_body)
-            if "meta" in response.DESCRIPTOR.fields_by_name and response.HasField("meta"):
+        if shape.data_field:
+            data = transcode.field_out(response, shape.data_field)
+            if shape.has_meta and response.HasField("meta"):
                 meta = transcode.to_json(response.meta)  # type: ignore[attr-defined]
         else:
             data = transcode.to_json(response)
@@ -363,6 +365,8 @@ class RequestContext:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+        if not log.isEnabledFor(logging.INFO):
+            return
         log.info(
             "request",
             extra={
@@ -381,6 +385,30 @@ def _subject(principal: Principal | None, request: Request) -> str:
     if principal is not None and principal.staff_id:
         return f"s{principal.staff_id}"
     return f"ip{request.client.host if request.client else 'unknown'}"
+
+
+@dataclass(frozen=True)
+class _ResponseShape:
+    """How a route's answer becomes the envelope, read once from its descriptors."""
+
+    is_file: bool
+    data_field: str  # the route's `response_body`, or "" for the whole message
+    has_meta: bool
+
+
+_shapes: dict[str, _ResponseShape] = {}
+
+
+def _response_shape(route: RouteSpec) -> _ResponseShape:
+    shape = _shapes.get(route.full_method)
+    if shape is None:
+        descriptor = route.response_class.DESCRIPTOR
+        shape = _shapes[route.full_method] = _ResponseShape(
+            is_file=descriptor.full_name == HTTP_BODY,
+            data_field=route.rule.response_body,
+            has_meta="meta" in descriptor.fields_by_name,
+        )
+    return shape
 
 
 def _too_large(limit: int) -> GatewayError:

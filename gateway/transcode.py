@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, cast
@@ -332,47 +333,105 @@ def set_update_mask(message: Message, keys: list[str]) -> None:
 
 
 # ── out ─────────────────────────────────────────────────────────────────────────────────────
+# Each message type is rendered by a plan built once from its descriptor: one small function per
+# field, decided up front (enum names, base64, timestamps, nested plans), so answering a request
+# walks no descriptors and runs no json_format.
+
+Render = Callable[[Any], Any]
+FieldRender = Callable[[Message], Any]
 
 
-def _scalar_out(field: FieldDescriptor, value: Any) -> Any:
-    if field.type == F.TYPE_ENUM:
-        enum_value = enum_type(field).values_by_number.get(value)
-        return enum_value.name.lower() if enum_value else value
-    if field.type == F.TYPE_BYTES:
-        return base64.b64encode(value).decode()
-    if field.type in FLOAT_TYPES and not math.isfinite(value):
+def _enum_out(field: FieldDescriptor) -> Render:
+    names = {v.number: v.name.lower() for v in enum_type(field).values}
+    return lambda value: names.get(value, value)  # an unknown number stays a number
+
+
+def _bytes_out(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+def _float_out(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _timestamp_out(value: Any) -> str:
+    return cast(str, value.ToDatetime(tzinfo=UTC).isoformat())
+
+
+def _json_wkt_out(value: Message) -> Any:
+    return json_format.MessageToDict(value)
+
+
+def _value_render(field: FieldDescriptor) -> Render | None:
+    """How one value of the field becomes JSON; None when it is JSON as it is."""
+    if field.message_type is None:
+        if field.type == F.TYPE_ENUM:
+            return _enum_out(field)
+        if field.type == F.TYPE_BYTES:
+            return _bytes_out
+        if field.type in FLOAT_TYPES:
+            return _float_out
         return None
+    name = message_type(field).full_name
+    if name == TIMESTAMP:
+        return _timestamp_out
+    if name in JSON_WKT:
+        return _json_wkt_out
+    return to_json  # the nested type's own plan, looked up when it is first needed
+
+
+def _field_render(field: FieldDescriptor) -> FieldRender:
+    name = field.name
+    if _is_map(field):
+        value_render = _value_render(message_type(field).fields_by_name["value"]) or _same
+        return lambda m: {str(k): value_render(v) for k, v in getattr(m, name).items()}
+    render = _value_render(field)
+    if _is_repeated(field):
+        if render is None:
+            return lambda m: list(getattr(m, name))
+        return lambda m: [render(item) for item in getattr(m, name)]
+    if field.has_presence:
+        if render is None:
+            return lambda m: getattr(m, name) if m.HasField(name) else None
+        return lambda m: render(getattr(m, name)) if m.HasField(name) else None
+    if render is None:
+        return lambda m: getattr(m, name)
+    return lambda m: render(getattr(m, name))
+
+
+def _same(value: Any) -> Any:
     return value
 
 
-def _value_out(field: FieldDescriptor, value: Any) -> Any:
-    if field.message_type is None:
-        return _scalar_out(field, value)
-    name = message_type(field).full_name
-    if name == TIMESTAMP:
-        return value.ToDatetime(tzinfo=UTC).isoformat()
-    if name in JSON_WKT:
-        return json_format.MessageToDict(value)
-    return to_json(value)
+class _Plan:
+    """Every public field of one message type, in declaration order, with its renderer."""
+
+    def __init__(self, descriptor: Descriptor) -> None:
+        self.fields: tuple[tuple[str, FieldRender], ...] = tuple(
+            (field.name, _field_render(field)) for field in public_fields(descriptor)
+        )
+        self.by_name = dict(self.fields)
+
+    def render(self, message: Message) -> dict[str, Any]:
+        return {name: render(message) for name, render in self.fields}
+
+
+_plans: dict[str, _Plan] = {}
+
+
+def _plan(message: Message) -> _Plan:
+    descriptor = descriptor_of(message)
+    plan = _plans.get(descriptor.full_name)
+    if plan is None:
+        plan = _plans[descriptor.full_name] = _Plan(descriptor)
+    return plan
 
 
 def to_json(message: Message) -> dict[str, Any]:
     """Every public field present; unset optional and message fields are null."""
-    out: dict[str, Any] = {}
-    for field in public_fields(descriptor_of(message)):
-        value = getattr(message, field.name)
-        if _is_map(field):
-            value_field = message_type(field).fields_by_name["value"]
-            out[field.name] = {str(k): _value_out(value_field, v) for k, v in value.items()}
-        elif _is_repeated(field):
-            out[field.name] = [_value_out(field, item) for item in value]
-        elif field.has_presence and not message.HasField(field.name):
-            out[field.name] = None
-        else:
-            out[field.name] = _value_out(field, value)
-    return out
+    return _plan(message).render(message)
 
 
 def field_out(message: Message, name: str) -> Any:
     """The JSON of one field of a response (the route's `response_body`)."""
-    return to_json(message)[name]
+    return _plan(message).by_name[name](message)

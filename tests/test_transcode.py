@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import io
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from google.protobuf import wrappers_pb2
+from google.protobuf import json_format, wrappers_pb2
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 from starlette.datastructures import Headers, UploadFile
 
 from gateway import transcode
@@ -114,3 +119,111 @@ def test_internal_rpcs_are_never_routed() -> None:
     methods = {route.full_method for route in discover_routes()}
     assert not any("IdentityInternal" in m for m in methods)
     assert "/plixa.identity.v1.Identity/Register" in methods
+
+
+# ── every response the API answers follows the JSON policy ────────────────────────────────────
+
+SAMPLE_INSTANT = datetime(2026, 3, 4, 5, 6, 7, 891000, tzinfo=UTC)
+
+
+def _populate(message: Message, depth: int = 0) -> None:
+    """Sets every public field of a message (and of its messages, to a few levels)."""
+    for field in transcode.public_fields(transcode.descriptor_of(message)):
+        if field.message_type is not None:
+            name = field.message_type.full_name
+            if field.message_type.GetOptions().map_entry:
+                value_field = field.message_type.fields_by_name["value"]
+                key = _sample(field.message_type.fields_by_name["key"])
+                if value_field.message_type is None:
+                    getattr(message, field.name)[key] = _sample(value_field)
+                elif depth < 3:
+                    _populate(getattr(message, field.name)[key], depth + 1)
+            elif name == transcode.TIMESTAMP:
+                target = getattr(message, field.name)
+                (target.add() if field.is_repeated else target).FromDatetime(SAMPLE_INSTANT)
+            elif name in transcode.JSON_WKT:
+                continue
+            elif depth < 3:
+                target = getattr(message, field.name)
+                _populate(target.add() if field.is_repeated else target, depth + 1)
+        elif field.is_repeated:
+            getattr(message, field.name).append(_sample(field))
+        else:
+            setattr(message, field.name, _sample(field))
+
+
+def _sample(field: FieldDescriptor) -> Any:
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        assert field.enum_type is not None
+        return field.enum_type.values[-1].number
+    if field.type in transcode.INT_RANGES:
+        return 2**40 if transcode.INT_RANGES[field.type][1] > 2**32 else 7
+    if field.type in transcode.FLOAT_TYPES:
+        return 1.5
+    if field.type == FieldDescriptor.TYPE_BOOL:
+        return True
+    if field.type == FieldDescriptor.TYPE_BYTES:
+        return b"\x00\xffplixa"
+    return "text"
+
+
+def _check(message: Message, out: Any, path: str) -> None:
+    """`out` is the policy's JSON of `message`: every public field, each value as documented."""
+    fields = transcode.public_fields(transcode.descriptor_of(message))
+    assert isinstance(out, dict) and list(out) == [f.name for f in fields], path
+    for field in fields:
+        value, rendered, here = (
+            getattr(message, field.name),
+            out[field.name],
+            f"{path}.{field.name}",
+        )
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            value_field = field.message_type.fields_by_name["value"]
+            assert list(rendered) == [str(k) for k in value], here
+            for key, item in value.items():
+                _check_value(value_field, item, rendered[str(key)], f"{here}.{key}")
+        elif field.is_repeated:
+            assert isinstance(rendered, list) and len(rendered) == len(value), here
+            for index, item in enumerate(value):
+                _check_value(field, item, rendered[index], f"{here}.{index}")
+        elif field.has_presence and not message.HasField(field.name):
+            assert rendered is None, here
+        else:
+            _check_value(field, value, rendered, here)
+
+
+def _check_value(field: FieldDescriptor, value: Any, rendered: Any, path: str) -> None:
+    if field.message_type is not None:
+        name = field.message_type.full_name
+        if name == transcode.TIMESTAMP:
+            parsed = datetime.fromisoformat(rendered)
+            assert parsed.tzinfo is not None and parsed == value.ToDatetime(tzinfo=UTC), path
+        elif name in transcode.JSON_WKT:
+            assert rendered == json_format.MessageToDict(value), path
+        else:
+            _check(value, rendered, path)
+    elif field.type == FieldDescriptor.TYPE_ENUM:
+        assert field.enum_type is not None
+        assert rendered == field.enum_type.values_by_number[value].name.lower(), path
+    elif field.type == FieldDescriptor.TYPE_BYTES:
+        assert base64.b64decode(rendered) == value, path
+    else:  # ids and counts are JSON numbers, never strings; text, flags and floats as they are
+        assert type(rendered) is type(value) and rendered == value, path
+
+
+@pytest.mark.parametrize("filled", [True, False], ids=["every field set", "nothing set"])
+def test_every_route_response_renders_by_the_policy(filled: bool) -> None:
+    checked = set()
+    for route in discover_routes():
+        message = route.response_class()
+        if message.DESCRIPTOR.full_name in checked:
+            continue
+        checked.add(message.DESCRIPTOR.full_name)
+        if filled:
+            _populate(message)
+        _check(message, transcode.to_json(message), message.DESCRIPTOR.full_name)
+        for field in transcode.public_fields(transcode.descriptor_of(message)):
+            assert (
+                transcode.field_out(message, field.name) == transcode.to_json(message)[field.name]
+            )
+    assert len(checked) > 20
