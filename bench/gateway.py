@@ -33,6 +33,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import asyncpg
 import grpc
@@ -432,8 +433,11 @@ async def run(deployment: Deployment, args: argparse.Namespace) -> Outcome:
                 async def load(call: Call = tally.call) -> None:
                     await concurrent(call, concurrency, args.profile_seconds)
 
-                profiles = await profiling.record(roles, args.profile_seconds, load)
-                outcome.profiles.append((tally.label.split()[0], profiles))
+                label = tally.label.split()[0]
+                profiles = await profiling.record(
+                    roles, args.profile_seconds, load, args.profile_keep, label
+                )
+                outcome.profiles.append((label, profiles))
             return outcome
     finally:
         Interrupt.task = None
@@ -585,6 +589,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--profile-top", type=positive_int, default=12, help="lines per list (default 12)"
+    )
+    parser.add_argument(
+        "--profile-keep",
+        type=Path,
+        default=None,
+        help="keep py-spy's collapsed stacks in this folder (flamegraph.pl, speedscope)",
     )
     return parser.parse_args(argv)
 

@@ -67,7 +67,14 @@ def create_app(database_url: str, pool_size: int = 20) -> FastAPI:
         yield
         await pool.close()
 
-    app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        # As the gateway: no per-request OpenTelemetry provider lookups (nothing is exported).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
 
     @app.get("/healthz")
     async def liveness() -> Response:

@@ -96,9 +96,14 @@ def parse_raw(role: str, text: str) -> Profile:
 
 
 async def record(
-    pids: dict[str, int], seconds: float, load: Callable[[], Awaitable[object]]
+    pids: dict[str, int],
+    seconds: float,
+    load: Callable[[], Awaitable[object]],
+    keep: Path | None = None,
+    label: str = "",
 ) -> list[Profile]:
-    """Samples every process in `pids` while `load` runs (py-spy attaches first)."""
+    """Samples every process in `pids` while `load` runs (py-spy attaches first). With `keep`,
+    the collapsed stacks stay there (`<label>-<role>.txt`, for flamegraph.pl or speedscope)."""
     tool = py_spy()
     if tool is None:
         raise RuntimeError(
@@ -135,9 +140,16 @@ async def record(
             if recorder.returncode != 0 or not output.exists():
                 raise RuntimeError(f"py-spy failed on {role}: {stderr.decode()[-500:]}")
             profiles.append(parse_raw(role, output.read_text()))
+            if keep is not None:
+                _keep(output, keep / f"{label}{'-' if label else ''}{role}.txt")
         return profiles
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _keep(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source, target)
 
 
 def report(label: str, profiles: list[Profile], top: int) -> None:

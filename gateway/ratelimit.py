@@ -7,6 +7,7 @@ limit every request is one compare-and-set."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -64,10 +65,13 @@ class RateLimiter:
         # What this replica last wrote per key: the next request tries its compare-and-set
         # straight away (one round trip) and re-reads only when it lost a race.
         self._known: dict[str, _Slot] = {}
+        # One refill per key at a time in this replica (see hit()).
+        self._refills: dict[str, asyncio.Lock] = {}
 
     def _remember(self, key: str, slot: _Slot) -> None:
         if len(self._known) > 50_000:
             self._known.clear()  # old windows' keys; bounded memory
+            self._refills.clear()
         self._known[key] = slot
 
     async def _bucket(self) -> KeyValue:
@@ -98,6 +102,23 @@ class RateLimiter:
         if slot is not None and slot.spare > 0:  # a token this replica reserved earlier
             slot.spare -= 1
             return Decision(True, limit.requests, limit.requests - slot.count + slot.spare, reset)
+        # Requests that find the reserve empty together would all race one compare-and-set and
+        # all but one re-read and retry (a round trip or two each). Instead one refills and the
+        # others wait for it, then take from what it reserved.
+        refill = self._refills.get(key)
+        if refill is None:
+            refill = self._refills[key] = asyncio.Lock()
+        async with refill:
+            slot = self._known.get(key)
+            if slot is not None and slot.spare > 0:
+                slot.spare -= 1
+                remaining = limit.requests - slot.count + slot.spare
+                return Decision(True, limit.requests, remaining, reset)
+            return await self._count(key, limit, slot, reset)
+
+    async def _count(self, key: str, limit: Limit, slot: _Slot | None, reset: int) -> Decision:
+        """Counts one request in the shared count (reserving a few more while the budget is
+        large), by compare-and-set from what this replica knows, re-reading when it is stale."""
         kv = await self._bucket()
         for _ in range(MAX_CAS_TRIES):
             if slot is None:

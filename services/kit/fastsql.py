@@ -94,7 +94,12 @@ async def execute(uow: UnitOfWork, sql: str, *args: Any) -> str:
 
 
 async def _lost(uow: UnitOfWork, sql: str, args: tuple[Any, ...], error: Exception) -> DBAPIError:
-    """The pool must not hand this connection out again; the caller should retry."""
+    """What SQLAlchemy does on a disconnect: a restart cut every connection of the pool, so all
+    those opened before now are replaced at their next checkout, and this one at once (held to
+    the pinned SQLAlchemy by services/kit/tests/test_fastsql.py)."""
+    sync = uow.conn.sync_connection
+    if sync is not None and not sync.invalidated:
+        uow.conn.sync_engine.pool._invalidate(sync.connection, error, _checkin=False)
     await uow.conn.invalidate(error)
     return DBAPIError(sql, args, error, connection_invalidated=True)
 

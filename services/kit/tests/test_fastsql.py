@@ -62,7 +62,7 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(create_engine(database_url, SCHEMA, pool_size=1), SCHEMA, SystemClock())
+    database = Database(create_engine(database_url, SCHEMA, pool_size=2), SCHEMA, SystemClock())
     yield database
     await database.dispose()
 
@@ -81,28 +81,36 @@ async def test_a_write_commits_with_the_unit_of_work(db: Database) -> None:
     assert await count(db, body) == 1
 
 
+async def insert_then_fail(db: Database, body: str, *, reader: bool = False) -> None:
+    async with (db.reader if reader else db.unit_of_work)(MEMBER) as uow:
+        await fastsql.execute(uow, INSERT, body)
+        raise Boom
+
+
 async def test_a_write_rolls_back_with_the_unit_of_work(db: Database) -> None:
     body = uuid.uuid4().hex
     with pytest.raises(Boom):
-        async with db.unit_of_work(MEMBER) as uow:
-            await fastsql.execute(uow, INSERT, body)
-            raise Boom
+        await insert_then_fail(db, body)
     assert await count(db, body) == 0
+
+
+async def mix_then_fail(db: Database, first: str, second: str) -> None:
+    async with db.unit_of_work(MEMBER) as uow:
+        await fastsql.execute(uow, INSERT, first)  # raw first: it begins the transaction
+        seen = await uow.conn.scalar(
+            text("SELECT count(*) FROM notes WHERE body = :b"), {"b": first}
+        )
+        assert seen == 1
+        await uow.conn.execute(text("INSERT INTO notes (body) VALUES (:b)"), {"b": second})
+        row = await fastsql.fetchrow(uow, COUNT, second)
+        assert row is not None and row[0] == 1
+        raise Boom
 
 
 async def test_raw_and_sqlalchemy_statements_share_one_transaction(db: Database) -> None:
     first, second = uuid.uuid4().hex, uuid.uuid4().hex
     with pytest.raises(Boom):
-        async with db.unit_of_work(MEMBER) as uow:
-            await fastsql.execute(uow, INSERT, first)  # raw first: it begins the transaction
-            seen = await uow.conn.scalar(
-                text("SELECT count(*) FROM notes WHERE body = :b"), {"b": first}
-            )
-            assert seen == 1
-            await uow.conn.execute(text("INSERT INTO notes (body) VALUES (:b)"), {"b": second})
-            row = await fastsql.fetchrow(uow, COUNT, second)
-            assert row is not None and row[0] == 1
-            raise Boom
+        await mix_then_fail(db, first, second)
     assert await count(db, first) == 0
     assert await count(db, second) == 0
 
@@ -110,33 +118,43 @@ async def test_raw_and_sqlalchemy_statements_share_one_transaction(db: Database)
 async def test_a_reader_autocommits_each_statement(db: Database) -> None:
     body = uuid.uuid4().hex
     with pytest.raises(Boom):
-        async with db.reader(MEMBER) as uow:
-            await fastsql.execute(uow, INSERT, body)
-            raise Boom
+        await insert_then_fail(db, body, reader=True)
     assert await count(db, body) == 1
 
 
-async def test_a_lost_connection_is_reported_as_invalidated_and_replaced(db: Database) -> None:
+async def backend_of_a_held_connection(db: Database, held: asyncio.Event) -> int:
     async with db.reader(MEMBER) as uow:
-        conn = await fastsql.connection(uow)
-        backend = conn.get_server_pid()
+        backend = (await fastsql.connection(uow)).get_server_pid()
+        await held.wait()  # both connections of the pool are out at once
+    return backend
+
+
+async def test_lost_connections_are_reported_as_invalidated_and_all_replaced(
+    db: Database,
+) -> None:
+    held = asyncio.Event()
+    both = asyncio.gather(*(backend_of_a_held_connection(db, held) for _ in range(2)))
+    await asyncio.sleep(0.2)
+    held.set()
+    backends = set(await both)
+    assert len(backends) == 2
+    # As after a database restart: every connection of the pool is cut.
     killer = await asyncpg.connect(
-        db.engine.url.render_as_string(hide_password=False).replace(
-            "postgresql+asyncpg", "postgresql"
-        )
+        db.engine.url.render_as_string(hide_password=False).replace("+asyncpg", "")
     )
     try:
-        await killer.execute("SELECT pg_terminate_backend($1)", backend)
+        await killer.execute(
+            "SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) pid", backends
+        )
     finally:
         await killer.close()
     with pytest.raises(DBAPIError) as raised:
-        async with db.reader(MEMBER) as uow:  # the pool's only connection: the dead one
-            await fastsql.fetchrow(uow, "SELECT 1")
+        await count(db, "anything")  # a dead connection: the caller is told to retry
     assert raised.value.connection_invalidated
-    async with db.reader(MEMBER) as uow:
-        row = await fastsql.fetchrow(uow, "SELECT 1")
-        assert row is not None and row[0] == 1
-        assert (await fastsql.connection(uow)).get_server_pid() != backend
+    # The retry works: the pool replaced every connection of the lost generation, not just one.
+    for _ in range(3):
+        async with db.reader(MEMBER) as uow:
+            assert (await fastsql.connection(uow)).get_server_pid() not in backends
 
 
 @dataclass(frozen=True)
