@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 import time
 from dataclasses import dataclass
@@ -26,7 +27,10 @@ from services.kit.messaging import NatsLink
 
 log = logging.getLogger("plixa.gateway.ratelimit")
 BUCKET = "plixa_rate_limits"
-MAX_CAS_TRIES = 8
+# Replicas racing for one key near its limit (every request a compare-and-set) lose about half
+# their tries; at 32, failing open by contention is about a 1-in-4-billion event per refill.
+MAX_CAS_TRIES = 32
+CONFLICT_JITTER_SECONDS = 0.001  # a lost race waits up to this (times the tries) before re-reading
 MAX_BATCH = 20  # at most this many tokens reserved per round trip
 BATCH_SHARE = 10  # and at most a tenth of what is left in the window
 UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9_-]")
@@ -120,7 +124,7 @@ class RateLimiter:
         """Counts one request in the shared count (reserving a few more while the budget is
         large), by compare-and-set from what this replica knows, re-reading when it is stale."""
         kv = await self._bucket()
-        for _ in range(MAX_CAS_TRIES):
+        for attempt in range(MAX_CAS_TRIES):
             if slot is None:
                 try:
                     entry = await kv.get(key)
@@ -140,7 +144,8 @@ class RateLimiter:
                 else:
                     revision = await kv.update(key, value, last=slot.revision)
             except (KeyWrongLastSequenceError, BadRequestError):
-                slot = None  # another request or replica counted meanwhile: re-read and retry
+                slot = None  # another replica counted meanwhile: re-read and retry, out of step
+                await asyncio.sleep(random.uniform(0, CONFLICT_JITTER_SECONDS * (attempt + 1)))
                 continue
             self._remember(key, _Slot(count + batch, revision, spare=batch - 1))
             return Decision(True, limit.requests, limit.requests - count - 1, reset)
