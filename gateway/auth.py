@@ -44,6 +44,9 @@ class TokenCache:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self._entries: dict[int, _Entry] = {}
+        # Bumped by every drop: a principal resolved before a drop may predate the change that
+        # caused it (a revocation, a new plan), so it is used once but not kept (see put()).
+        self.generation = 0
 
     @staticmethod
     def _digest(token: str) -> bytes:
@@ -57,7 +60,13 @@ class TokenCache:
             return None
         return entry.principal
 
-    def put(self, token_id: int, token: str, principal: Principal) -> None:
+    def put(
+        self, token_id: int, token: str, principal: Principal, generation: int | None = None
+    ) -> None:
+        """Keeps a principal resolved while the cache was at `generation`, unless an entry was
+        dropped since (the resolution may have read the state from before that change)."""
+        if generation is not None and generation != self.generation:
+            return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()  # bounded memory; entries are cheap to refetch
         self._entries[token_id] = _Entry(
@@ -65,13 +74,16 @@ class TokenCache:
         )
 
     def drop(self, token_id: int) -> None:
+        self.generation += 1
         self._entries.pop(token_id, None)
 
     def drop_user(self, user_id: int) -> None:
+        self.generation += 1
         for token_id in [k for k, e in self._entries.items() if e.principal.user_id == user_id]:
             self._entries.pop(token_id, None)
 
     def drop_tenant(self, tenant_id: int) -> None:
+        self.generation += 1
         stale = [k for k, e in self._entries.items() if e.principal.tenant_id == tenant_id]
         for token_id in stale:
             self._entries.pop(token_id, None)
@@ -88,6 +100,7 @@ class TokenCache:
             self.drop_tenant(int(value))
 
     def clear(self) -> None:
+        self.generation += 1
         self._entries.clear()
 
 
@@ -118,6 +131,7 @@ class Authenticator:
             copy = Principal()
             copy.CopyFrom(cached)
             return copy
+        generation = self.cache.generation
         try:
             principal, _ = await self.upstreams.call(
                 "identity",
@@ -132,7 +146,7 @@ class Authenticator:
             if error.status == 401:
                 raise unauthenticated("The bearer token is invalid or has expired.") from None
             raise
-        self.cache.put(token_id, token, principal)
+        self.cache.put(token_id, token, principal, generation)
         return principal
 
     async def listen_for_revocations(self, nats: NatsLink) -> None:
