@@ -91,10 +91,15 @@ def test_event_committed_while_nats_is_down_arrives_exactly_once(small_stack: St
         event_id,
     )
     assert [p["consumer"] for p in processed] == ["backoffice-tenant-directory"]
-    [sent] = sql(
-        small_stack, "SELECT published_at FROM identity.outbox WHERE id = $1", pending["id"]
-    )
-    assert sent["published_at"] is not None
+
+    # The relay marks the row after the JetStream ack, so the consumer may see the event first.
+    def marked_sent() -> bool:
+        [sent] = sql(
+            small_stack, "SELECT published_at FROM identity.outbox WHERE id = $1", pending["id"]
+        )
+        return sent["published_at"] is not None
+
+    wait_until(marked_sent)
     assert stream_messages(small_stack, "PLIXA_IDENTITY") == 1
 
     # The consumer is durable: restarted, it neither replays the old event nor misses a new one.
