@@ -20,6 +20,7 @@ from gateway.transcode import (
     public_fields,
 )
 from plixa.common.v1 import options_pb2
+from services.kit.access import API_ACCESS_ERROR, PANEL_SESSION_REQUIRED
 from services.kit.paging import DEFAULT_LIMIT, MAX_LIMIT
 
 F = FieldDescriptor
@@ -272,6 +273,9 @@ def error_codes(route: RouteSpec) -> dict[int, set[str]]:
                 add(403, "TWO_FACTOR_REQUIRED")
             if rule.feature:
                 add(403, rule.feature_error or "PLAN_FEATURE_REQUIRED")
+            add(403, API_ACCESS_ERROR)  # an API token of a plan without API access, anywhere
+            if rule.session_only:
+                add(403, PANEL_SESSION_REQUIRED)  # an API token on a panel-session route
     if Template.parse(route.template).variables:
         add(404, "NOT_FOUND")  # an id that names nothing (or another workspace's object)
     if rule.body:

@@ -61,7 +61,9 @@ def test_error_codes_follow_the_route_policy(spec: dict[str, Any]) -> None:
 
     me = paths["/v1/me"]["get"]
     assert codes(me, 401) == {"UNAUTHENTICATED", "TWO_FACTOR_CHALLENGE_REQUIRED"}
-    assert codes(me, 403) == {"FORBIDDEN", "TOKEN_ABILITY_REQUIRED"}  # allowed when suspended…
+    # allowed when suspended…, but an API token of a plan without API access is refused anywhere
+    assert codes(me, 403) == {"FORBIDDEN", "TOKEN_ABILITY_REQUIRED", "PLAN_FEATURE_REQUIRED"}
+    assert "PANEL_SESSION_REQUIRED" not in codes(me, 403)
 
     patch_me = paths["/v1/me"]["patch"]
     assert {"TENANT_SUSPENDED", "TWO_FACTOR_REQUIRED"} <= codes(patch_me, 403)
@@ -69,6 +71,7 @@ def test_error_codes_follow_the_route_policy(spec: dict[str, Any]) -> None:
     tokens = paths["/v1/api-tokens"]["post"]
     assert {"FORBIDDEN", "PLAN_FEATURE_REQUIRED", "TOKEN_ABILITY_REQUIRED"} <= codes(tokens, 403)
     assert codes(tokens, 409) == {"IDEMPOTENCY_KEY_IN_USE"}
+    assert "PANEL_SESSION_REQUIRED" in codes(tokens, 403)  # session_only: never an API token
 
     staff = paths["/v1/admin/me"]["get"]
     assert codes(staff, 403) == {"FORBIDDEN"}

@@ -1,7 +1,8 @@
 """Who may call an RPC, declared once in the proto and enforced the same way everywhere.
 
-A public RPC carries `(plixa.common.v1.route)`: public, member or staff, owner-only, the token
-ability, the plan feature, the two-factor and suspension rules. A service marked
+A public RPC carries `(plixa.common.v1.route)`: public, member or staff, owner-only, panel session
+only, the token ability, the plan feature, the two-factor and suspension rules. An API token also
+needs its workspace's plan to include API access, on every route. A service marked
 `(plixa.common.v1.internal)` answers only other Plixa processes. The gateway checks the rule early
 (`refusal`, rendered in its envelope); every service checks it again for every call (the kit's
 interceptor), so a service called directly, without the gateway, refuses exactly the same callers.
@@ -23,6 +24,24 @@ from services.kit.errors import DomainError, forbidden, unauthenticated
 # The standard health protocol answers anyone (Kubernetes probes, the gateway's readiness).
 OPEN_PACKAGES = ("grpc.health.v1.",)
 
+# A panel session (a member's sign-in) carries every ability, "*"; an API token carries only the
+# abilities it was granted ("read", "write"; never "*": services/identity/domain/api_tokens.py).
+# That is how a principal tells the two apart.
+EVERY_ABILITY = "*"
+# The plan feature without which a workspace's API tokens are refused everywhere.
+API_ACCESS_FEATURE = "api_access"
+API_ACCESS_ERROR = "PLAN_FEATURE_REQUIRED"
+PANEL_SESSION_REQUIRED = "PANEL_SESSION_REQUIRED"
+
+
+def is_api_token(principal: Principal) -> bool:
+    """A member calling with an API token, not with a panel session (nor a pending sign-in)."""
+    return (
+        principal.kind == Principal.KIND_USER
+        and not principal.two_factor_pending
+        and EVERY_ABILITY not in principal.abilities
+    )
+
 
 def _forbidden(message: str) -> DomainError:
     return forbidden("FORBIDDEN", message)
@@ -31,7 +50,9 @@ def _forbidden(message: str) -> DomainError:
 def refusal(rule: options_pb2.Route, verb: str, principal: Principal | None) -> DomainError | None:
     """Why this principal may not call a route with this rule, or None when it may. Returned, not
     raised, so both sides render it their way. A token's ability is the route's declared one, or
-    by verb: reads (GET) need `read`, everything else `write`."""
+    by verb: reads (GET) need `read`, everything else `write`. An API token is refused on every
+    route while its workspace's plan lacks API access (a panel session is not), and on
+    `session_only` routes always."""
     if rule.access == options_pb2.ACCESS_PUBLIC:
         return None
     if principal is None or principal.kind == Principal.KIND_ANONYMOUS:
@@ -55,6 +76,17 @@ def refusal(rule: options_pb2.Route, verb: str, principal: Principal | None) -> 
         return None  # a challenge token carries no abilities: it opens this route and nothing else
     if principal.tenant_status == "suspended" and not rule.allowed_when_suspended:
         return forbidden("TENANT_SUSPENDED", "This workspace is suspended.")
+    if is_api_token(principal):
+        if API_ACCESS_FEATURE not in principal.features:
+            return forbidden(
+                API_ACCESS_ERROR,
+                "Your plan does not include API access, so API tokens are refused.",
+            )
+        if rule.session_only:
+            return forbidden(
+                PANEL_SESSION_REQUIRED,
+                "This route takes a panel session (signing in), never an API token.",
+            )
     if (
         principal.two_factor_required
         and not principal.two_factor_enabled
@@ -66,7 +98,7 @@ def refusal(rule: options_pb2.Route, verb: str, principal: Principal | None) -> 
     if rule.owner_only and principal.role != "owner":
         return _forbidden("Only the workspace owner can do this.")
     ability = rule.ability or ("read" if verb == "GET" else "write")
-    if "*" not in principal.abilities and ability not in principal.abilities:
+    if EVERY_ABILITY not in principal.abilities and ability not in principal.abilities:
         return forbidden("TOKEN_ABILITY_REQUIRED", f"This token lacks the '{ability}' ability.")
     if rule.feature and rule.feature not in principal.features:
         return forbidden(

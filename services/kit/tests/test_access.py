@@ -86,6 +86,65 @@ def test_a_feature_error_names_the_missing_feature() -> None:
     assert code_of(rule, "GET", owner()) == "FLOWS_NOT_IN_PLAN"
 
 
+def api_token(**changes: object) -> Principal:
+    """A member calling with an API token: only the abilities it was granted, never "*"."""
+    return owner(**{"abilities": ["read", "write"], **changes})
+
+
+def test_an_api_token_of_a_plan_without_api_access_is_refused_on_every_route() -> None:
+    downgraded = api_token(features=["flows"])
+    rules = [
+        MEMBER,
+        options_pb2.Route(get="/v1/me", allowed_when_suspended=True),
+        options_pb2.Route(post="/v1/auth/logout", allowed_without_two_factor=True),
+        OWNER_FEATURE,
+    ]
+    for rule in rules:
+        refused = refusal(rule, "GET", downgraded)
+        assert refused is not None and (refused.code, refused.http_status) == (
+            "PLAN_FEATURE_REQUIRED",
+            403,
+        )
+    assert code_of(MEMBER, "GET", owner(features=[])) is None  # a panel session keeps working
+    assert code_of(MEMBER, "GET", api_token()) is None  # with the feature, the token works
+
+
+def test_a_session_only_route_refuses_every_api_token() -> None:
+    rule = options_pb2.Route(post="/v1/api-tokens", owner_only=True, session_only=True)
+    for token in (api_token(), api_token(abilities=["write"]), api_token(abilities=["read"])):
+        refused = refusal(rule, "POST", token)
+        assert refused is not None and (refused.code, refused.http_status) == (
+            "PANEL_SESSION_REQUIRED",
+            403,
+        )
+    assert code_of(rule, "POST", owner()) is None
+    assert code_of(options_pb2.Route(post="/v1/x"), "POST", api_token()) is None
+
+
+def test_identity_declares_its_credential_routes_session_only() -> None:
+    session_only = {
+        "ApiTokens": {"CreateApiToken", "RevokeApiToken"},
+        "TwoFactor": {
+            "SetupTwoFactor",
+            "ConfirmTwoFactor",
+            "RegenerateRecoveryCodes",
+            "RevokeRecoveryCode",
+            "DisableTwoFactor",
+        },
+        "Security": {"UpdateSecurityConfig"},
+        "Team": {"CreateInvitation", "ResendInvitation", "CancelInvitation", "RemoveMember"},
+        "Account": {"RequestAccountDeletion", "CancelAccountDeletion"},
+    }
+    for service, methods in session_only.items():
+        for name in methods:
+            rule = method_access(f"/plixa.identity.v1.{service}/{name}").rule
+            assert rule is not None and rule.session_only, (service, name)
+    listing = method_access("/plixa.identity.v1.ApiTokens/ListApiTokens").rule
+    assert listing is not None and listing.owner_only and not listing.feature
+    creating = method_access("/plixa.identity.v1.ApiTokens/CreateApiToken").rule
+    assert creating is not None and creating.feature == "api_access"
+
+
 def test_the_challenge_route_is_the_only_one_a_pending_sign_in_opens() -> None:
     challenge = options_pb2.Route(post="/v1/auth/2fa-challenge", two_factor_challenge=True)
     pending = owner(two_factor_pending=True, abilities=[])
