@@ -107,6 +107,7 @@ async def register(uow: UnitOfWork, form: Registration, password_hash: str) -> S
             password_hash=password_hash,
             role="owner",
             locale=form.locale,
+            is_founder=True,
         )
     except store.EmailTaken:
         raise invalid("email", "The email has already been taken.", "taken") from None

@@ -1,5 +1,11 @@
 """API tokens for external integrations. Names are stored with the `api:` prefix so they never mix
-with panel sign-ins; the plain token is shown once, at creation."""
+with panel sign-ins; the plain token is shown once, at creation.
+
+A token never exceeds its creator. Creation is a panel-session-only route (`session_only`, enforced
+by the kit before this code runs), so a token cannot mint tokens at all: no token can outlive or
+outgrow the one that made it. Here that is checked once more, so the rule holds even if a route's
+annotation changes: the creator must be a panel session, and the abilities granted must be known
+ones the creator holds itself (a panel session holds "*", every ability)."""
 
 from __future__ import annotations
 
@@ -10,8 +16,9 @@ from plixa.identity.v1 import events_pb2
 from services.identity.domain import tokens
 from services.identity.domain.models import TokenRecord
 from services.identity.store import tokens as store
+from services.kit.access import EVERY_ABILITY, PANEL_SESSION_REQUIRED, is_api_token
 from services.kit.db import UnitOfWork
-from services.kit.errors import not_found
+from services.kit.errors import forbidden, not_found
 from services.kit.paging import Page, PageQuery
 from services.kit.validation import Checker
 
@@ -60,9 +67,16 @@ async def create(
     if expires_in_days is not None and not 1 <= expires_in_days <= MAX_DAYS:
         check.fail("expires_in_days", f"Expiry must be 1 to {MAX_DAYS} days.", "between")
     check.done()
+    principal = uow.principal
+    if is_api_token(principal):
+        raise forbidden(PANEL_SESSION_REQUIRED, "API tokens cannot create API tokens.")
+    held = set(principal.abilities)
+    if EVERY_ABILITY not in held and not held.issuperset(chosen):
+        raise forbidden(
+            "TOKEN_ABILITY_REQUIRED", "A token cannot be granted abilities its creator lacks."
+        )
     now = uow.clock.now()
     secret = tokens.new_secret()
-    principal = uow.principal
     token_id = await store.add(
         uow,
         kind="api",

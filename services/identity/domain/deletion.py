@@ -1,6 +1,7 @@
 """Account deletion: a password-gated request, a grace period during which it can be cancelled,
-then a scheduled job that erases. An agent's deletion erases their account; the owner's erases
-the whole workspace. Events tell every service to erase its own rows."""
+then a scheduled job that erases. The founding owner's deletion erases the whole workspace; anyone
+else's (an agent's, a co-owner's) erases only their own account, so a co-owner can never erase the
+workspace. Events tell every service to erase its own rows."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ class DeletionState:
 
 
 def scope_of(user: User) -> str:
-    return "workspace" if user.role == "owner" else "user"
+    return "workspace" if user.is_founder else "user"
 
 
 def state_of(user: User) -> DeletionState:
@@ -71,7 +72,7 @@ async def carry_out_due(uow: UnitOfWork) -> int:
     """Erases what is due; safe with several replicas. Returns how many deletions were done."""
     due = await store.claim_due_deletions(uow, uow.clock.now())
     for user in due:
-        if user.role == "owner":
+        if scope_of(user) == "workspace":
             await store.erase_tenant(uow, user.tenant_id)
             uow.emit(
                 "identity.tenant.erased",

@@ -39,6 +39,7 @@ class User:
     two_factor_last_step: int | None = None
     deletion_requested_at: datetime | None = None
     deletion_scheduled_for: datetime | None = None
+    is_founder: bool = False  # registered the workspace: the one owner who governs the others
 
     @property
     def two_factor_enabled(self) -> bool:

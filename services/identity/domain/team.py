@@ -1,5 +1,10 @@
 """The team: invitations, joining, members. Seats come from the plan: members plus pending
-invitations may not exceed them."""
+invitations may not exceed them.
+
+Owners: the founding owner (who registered the workspace) governs the others. Only the founder can
+make an owner (invite, or resend an invitation, with the owner role) or remove an owner; nobody can
+remove the founder. Co-owners run the workspace otherwise (agents, settings, invitations of
+agents). No route changes a member's role, so none can demote the founder either."""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from services.identity.store import invitations as store
 from services.identity.store.invitations import InvitationChanges
 from services.kit.crypto import SecretBox
 from services.kit.db import UnitOfWork
-from services.kit.errors import DomainError, conflict, invalid, not_found
+from services.kit.errors import DomainError, conflict, forbidden, invalid, not_found
 from services.kit.paging import Page, PageQuery
 from services.kit.validation import Checker
 
@@ -73,6 +78,20 @@ def accept_url(panel_url: str, token: str) -> str:
     return f"{panel_url.rstrip('/')}/invitations/accept?token={quote(token)}"
 
 
+def founder_required(message: str) -> DomainError:
+    return forbidden("FOUNDER_REQUIRED", message)
+
+
+async def _caller_is_founder(uow: UnitOfWork) -> bool:
+    caller = await account_store.get_user(uow, uow.scope.tenant_id, uow.principal.user_id)
+    return caller is not None and caller.is_founder
+
+
+async def _ensure_founder_for_owner_invitation(uow: UnitOfWork, role: str) -> None:
+    if role == "owner" and not await _caller_is_founder(uow):
+        raise founder_required("Only the workspace's founding owner can invite owners.")
+
+
 async def list_invitations(uow: UnitOfWork, page: PageQuery) -> Page[Invitation]:
     now = uow.clock.now()
     return (await store.list_page(uow, page)).map(lambda row: _invitation(row, now))
@@ -95,6 +114,7 @@ async def invite(
     if role not in ROLES:
         check.fail("role", "The role must be agent or owner.", "in")
     check.done()
+    await _ensure_founder_for_owner_invitation(uow, role)
     if await account_store.email_taken(uow, email):
         raise invalid("email", "This email already belongs to a Plixa account.", "taken")
     now = uow.clock.now()
@@ -140,6 +160,7 @@ async def resend(
     state = _status(row, now)
     if state != "pending":
         raise conflict(f"INVITATION_{state.upper()}", f"This invitation is {state}.")
+    await _ensure_founder_for_owner_invitation(uow, row.role)  # its link makes an owner
     token = box.open(row.token_sealed)
     _emit_sent(uow, row, resent=True)
     return _invitation(row, now, (token, accept_url(panel_url, token)))
@@ -229,6 +250,10 @@ async def remove_member(uow: UnitOfWork, user_id: int) -> None:
     user = await account_store.get_user(uow, uow.scope.tenant_id, user_id)
     if user is None:
         raise not_found("Member")
+    if user.is_founder:
+        raise founder_required("The workspace's founding owner cannot be removed.")
+    if user.role == "owner" and not await _caller_is_founder(uow):
+        raise founder_required("Only the workspace's founding owner can remove an owner.")
     await account_store.delete_user(uow, user.id)
     uow.emit(
         "identity.member.removed",

@@ -88,6 +88,7 @@ async def add_user(
     password_hash: str,
     role: str,
     locale: str,
+    is_founder: bool = False,
 ) -> User:
     """Raises EmailTaken when the unique index refuses the email (a concurrent registration)."""
     values = uow.scope_of(tenant_id).row(
@@ -97,6 +98,7 @@ async def add_user(
         password_hash=password_hash,
         role=role,
         locale=locale,
+        is_founder=is_founder,
     )
     try:
         async with uow.conn.begin_nested():

@@ -57,6 +57,7 @@ users = Table(
     Column("announced_status", Text, nullable=False),
     Column("deletion_requested_at", DateTime(timezone=True)),
     Column("deletion_scheduled_for", DateTime(timezone=True)),
+    Column("is_founder", Boolean, nullable=False),
 )
 
 recovery_codes = Table(
