@@ -124,10 +124,17 @@ def refused_callers(rpc: Rpc, secret: bytes) -> list[tuple[str, Metadata, grpc.S
         cases.append(("2FA required, not set up", unenrolled, DENIED, "TWO_FACTOR_REQUIRED"))
     if rule.owner_only:
         cases.append(("agent on an owner route", signed(member(role="agent")), DENIED, "FORBIDDEN"))
-    ability = rule.ability or ("read" if access.verb == "GET" else "write")
-    other = "write" if ability == "read" else "read"
-    lacking = signed(member(abilities=[other]))
-    cases.append((f"token without '{ability}'", lacking, DENIED, "TOKEN_ABILITY_REQUIRED"))
+    api_token = ["read", "write"]  # an API token's abilities: never "*", a panel session's
+    downgraded = signed(member(abilities=api_token, features=[]))
+    cases.append(("API token, no api_access", downgraded, DENIED, "PLAN_FEATURE_REQUIRED"))
+    if rule.session_only:
+        token = signed(member(abilities=api_token))
+        cases.append(("API token on a session route", token, DENIED, "PANEL_SESSION_REQUIRED"))
+    else:
+        ability = rule.ability or ("read" if access.verb == "GET" else "write")
+        other = "write" if ability == "read" else "read"
+        lacking = signed(member(abilities=[other]))
+        cases.append((f"token without '{ability}'", lacking, DENIED, "TOKEN_ABILITY_REQUIRED"))
     if rule.feature:
         code = rule.feature_error or "PLAN_FEATURE_REQUIRED"
         cases.append((f"plan without {rule.feature}", signed(member(features=[])), DENIED, code))
