@@ -67,7 +67,7 @@ def test_create_shows_the_token_once_and_lists_only_api_tokens(
     api: httpx.Client, stack: Stack
 ) -> None:
     owner = business_owner(api, stack)
-    headers = bearer(owner["token"])  # type: ignore[arg-type]
+    headers = bearer(owner["token"])
     created = api.post(
         "/v1/api-tokens",
         headers=headers,
@@ -94,7 +94,7 @@ def test_create_shows_the_token_once_and_lists_only_api_tokens(
 
 def test_token_abilities_are_enforced(api: httpx.Client, stack: Stack) -> None:
     owner = business_owner(api, stack)
-    headers = bearer(owner["token"])  # type: ignore[arg-type]
+    headers = bearer(owner["token"])
     read_only = api.post(
         "/v1/api-tokens", headers=headers, json={"name": "reporting", "abilities": ["read"]}
     )
@@ -113,11 +113,11 @@ def test_token_abilities_are_enforced(api: httpx.Client, stack: Stack) -> None:
 def test_revocation_is_immediate_and_tenant_scoped(api: httpx.Client, stack: Stack) -> None:
     owner = business_owner(api, stack)
     other = business_owner(api, stack)
-    headers = bearer(owner["token"])  # type: ignore[arg-type]
+    headers = bearer(owner["token"])
     created = api.post("/v1/api-tokens", headers=headers, json={"name": "zapier"}).json()["data"]
     assert api.get("/v1/me", headers=bearer(created["token"])).status_code == 200  # cached now
 
-    foreign = api.delete(f"/v1/api-tokens/{created['id']}", headers=bearer(other["token"]))  # type: ignore[arg-type]
+    foreign = api.delete(f"/v1/api-tokens/{created['id']}", headers=bearer(other["token"]))
     assert foreign.status_code == 404
     assert api.get("/v1/me", headers=bearer(created["token"])).status_code == 200
 

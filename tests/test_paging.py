@@ -62,7 +62,7 @@ def workspace(api_module: httpx.Client, stack: Stack) -> dict[str, Any]:
     for n in range(5):
         created = api.post("/v1/api-tokens", headers=bearer(token), json={"name": f"CRM {n}"})
         assert created.status_code == 201, created.text
-    return {"token": token, "tenant_id": owner["tenant"]["id"]}  # type: ignore[index]
+    return {"token": token, "tenant_id": owner["tenant"]["id"]}
 
 
 @pytest.fixture(scope="module")
