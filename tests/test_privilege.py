@@ -151,9 +151,14 @@ def test_only_the_founder_governs_owners_and_erases_the_workspace(
 ) -> None:
     founder = business_owner(api, stack)  # seats for five members
     boss = founder["token"]
-    assert founder["user"]["is_founder"] is True
     co_owner = join_as(api, boss, "owner")
-    assert (co_owner["user"]["role"], co_owner["user"]["is_founder"]) == ("owner", False)
+    assert co_owner["user"]["role"] == "owner"
+    founders = sql(
+        stack,
+        "SELECT id FROM identity.users WHERE tenant_id = $1 AND is_founder",
+        founder["tenant"]["id"],
+    )
+    assert [row["id"] for row in founders] == [founder["user"]["id"]]  # marked at registration
     agent = join_as(api, boss, "agent")
     co = bearer(co_owner["token"])
 
