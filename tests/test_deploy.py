@@ -66,18 +66,18 @@ def test_the_list_names_every_service_on_its_port() -> None:
 def test_one_line_adds_a_service_with_all_its_pieces(tmp_path: Path) -> None:
     text = gen_deploy.SERVICE_LIST.read_text()
     listed = tmp_path / "services.yaml"
-    listed.write_text(text.replace("\nservices:\n", "\nservices:\n  reports: {port: 50099}\n", 1))
+    listed.write_text(text.replace("\nservices:\n", "\nservices:\n  newcomer: {port: 50099}\n", 1))
     files = gen_deploy.render(gen_deploy.load(listed))
     docs = [d for text in files.values() for d in yaml.safe_load_all(text) if d and "metadata" in d]
     pieces = {(d["kind"], d["metadata"]["name"]) for d in docs}
-    assert {(kind, "reports") for kind in PIECES} | {("NetworkPolicy", "reports-grpc")} <= pieces
-    assert "generated/reports.yaml" in yaml.safe_load(files["kustomization.yaml"])["resources"]
+    assert {(kind, "newcomer") for kind in PIECES} | {("NetworkPolicy", "newcomer-grpc")} <= pieces
+    assert "generated/newcomer.yaml" in yaml.safe_load(files["kustomization.yaml"])["resources"]
     [config] = [d for d in docs if d["kind"] == "ConfigMap"]
-    assert config["data"]["PLIXA_REPORTS_ADDR"] == "reports:50099"
+    assert config["data"]["PLIXA_NEWCOMER_ADDR"] == "newcomer:50099"
     [example] = [d for d in docs if d["kind"] == "Secret"]
-    assert {"reports-database-url", "reports-db-password"} <= set(example["stringData"])
+    assert {"newcomer-database-url", "newcomer-db-password"} <= set(example["stringData"])
     [job] = [d for d in docs if d["kind"] == "Job"]
-    assert "PLIXA_REPORTS_DB_PASSWORD" in env_entries(job)
+    assert "PLIXA_NEWCOMER_DB_PASSWORD" in env_entries(job)
 
 
 # --- the manifests -----------------------------------------------------------------------------
