@@ -172,7 +172,7 @@ class Supervisor:
                 f"signal {-code}" if code is not None and code < 0 else f"code {code}",
                 uptime,
                 process.restart_delay,
-                f"; its log ends:\n{process.log_tail(10)}" if code else "",
+                f"; its log ends:\n{process.log_tail(10)}" if code and code > 0 else "",
             )
         elif now >= process.restart_at:
             process.restart_at = None

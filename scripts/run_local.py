@@ -17,6 +17,7 @@ from services.kit.config import SERVICE_PORTS, SERVICES, database_url, nats_url,
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not every health poll
     logs = ROOT / "var" / "log"
     logs.mkdir(parents=True, exist_ok=True)
     stack = Stack(

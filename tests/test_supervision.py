@@ -11,12 +11,13 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from scripts.mesh import Backoff, Stack, grpc_serving
+from scripts.mesh import Backoff, Process, Stack, grpc_serving
 from tests.conftest import ADMIN_URL, TEST_ENV, bearer, register
 
 BACK_WITHIN_SECONDS = 5.0
@@ -102,6 +103,32 @@ def test_backoff_doubles_to_a_cap_and_resets_once_settled() -> None:
         delays.append(previous)
     assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
     assert backoff.delay(10.0, uptime=31.0) == 0.5
+
+
+def test_a_crashing_process_is_restarted_with_growing_delays_until_the_stack_stops(
+    tmp_path: Path,
+) -> None:
+    stack = Stack(database_url="postgresql://unused/none", workdir=tmp_path)
+    with stack.lock:
+        crasher = Process("crasher", ["sh", "-c", "exit 3"], {}, tmp_path / "c.log")
+        sleeper = Process("sleeper", ["sleep", "60"], {}, tmp_path / "s.log")
+        stack.processes.update(crasher=crasher, sleeper=sleeper)
+        crasher.start()
+        sleeper.start()
+    stack.supervise(Backoff(first=0.1, longest=0.4, settled=30.0))
+    try:
+        time.sleep(2.0)
+        assert 3 <= crasher.restarts <= 8, crasher.restarts  # 0.1, 0.2, 0.4, 0.4, … apart
+        assert crasher.restart_delay == 0.4
+        sleeper_pid = sleeper.pid
+        stack.stop_process("sleeper")  # stopped on purpose: stays stopped
+        time.sleep(0.5)
+        assert not sleeper.running and sleeper.pid == sleeper_pid and sleeper.restarts == 0
+    finally:
+        stack.stop()
+    restarts = crasher.restarts
+    time.sleep(0.6)
+    assert crasher.restarts == restarts and not crasher.running  # stop() ends the supervision
 
 
 def test_a_killed_service_is_back_within_seconds_and_its_routes_answer_503_meanwhile(
