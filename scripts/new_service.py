@@ -24,7 +24,9 @@ ROOMS: dict[str, str] = {
     "domain": "{name}'s use cases over a unit of work; its pure rules stay I/O-free.",
     "store": "{name}'s SQL: one module per table group, typed results.",
     "events": "{name}'s consumers of other services' events (durable, idempotent).",
-    "jobs": "{name}'s periodic work, replica-safe (handed to ServiceApp(jobs=...)).",
+    "jobs": (
+        "{name}'s periodic work, handed to ServiceApp(jobs=...) as kit PeriodicJobs (none yet)."
+    ),
     "clients": "What {name} calls: other services over gRPC, outside providers.",
     "tests": "Unit tests of {name}'s domain and store; end-to-end tests live in tests/ at the top.",
 }
@@ -39,9 +41,10 @@ from dataclasses import dataclass
 from services.kit.config import ServiceSettings
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class {cls}Settings(ServiceSettings):
-    """The settings every service has; {name}'s own fields come with the issue that builds it."""
+    """The common settings only, for now: the issue that builds {name} adds its fields and
+    a `load()` (see services/identity/settings.py)."""
 '''
 
 MAIN = '''"""Runs the {name} service: `python -m services.{name}`.
@@ -52,14 +55,15 @@ from __future__ import annotations
 
 import grpc
 
+from services.{name}.settings import {cls}Settings
 from services.kit.server import ServiceApp, ServiceContext
 
 
-def register(server: grpc.aio.Server, ctx: ServiceContext) -> None:
+def register(server: grpc.aio.Server, ctx: ServiceContext[{cls}Settings]) -> None:
     """No public RPCs yet."""
 
 
-app = ServiceApp("{name}", register=register)
+app = ServiceApp("{name}", settings={cls}Settings, register=register)
 
 if __name__ == "__main__":
     app.main()
