@@ -55,8 +55,7 @@ from __future__ import annotations
 
 import grpc
 
-from services.{name}.settings import {cls}Settings
-from services.kit.server import ServiceApp, ServiceContext
+{first_party_imports}
 
 
 def register(server: grpc.aio.Server, ctx: ServiceContext[{cls}Settings]) -> None:
@@ -92,7 +91,14 @@ def test_{name}_serves_health_and_stops_cleanly() -> None:
 
 
 def fill(template: str, name: str) -> str:
-    return template.format(name=name, title=name.capitalize(), cls=name.capitalize())
+    cls = name.capitalize()
+    imports = [  # in isort's order, which depends on the name
+        f"from services.{name}.settings import {cls}Settings",
+        "from services.kit.server import ServiceApp, ServiceContext",
+    ]
+    return template.format(
+        name=name, title=cls, cls=cls, first_party_imports="\n".join(sorted(imports))
+    )
 
 
 def write_new(path: Path, text: str, made: list[Path]) -> None:

@@ -1,7 +1,7 @@
 """`python -m scripts.new_service NAME`, run in a copy of the repository, makes a complete service:
 its rooms, settings and `__main__` import, it is in SERVICE_PORTS and the deploy list, deploy/ is
-regenerated and passes its checks, ruff is content, and its own health test passes (the new service
-starts, serves and stops). The skeleton services have every room too."""
+regenerated and passes its checks, ruff and mypy are content, and its own health test passes (the
+new service starts, serves and stops). The skeleton services have every room too."""
 
 from __future__ import annotations
 
@@ -74,7 +74,12 @@ def test_the_scaffold_adds_one_line_to_each_list_and_regenerates_deploy(copy: Pa
     assert (copy / "deploy" / "generated" / f"{NAME}.yaml").is_file()
     run(copy, "-m", "scripts.gen_deploy", "--check")
     run(copy, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_deploy.py")
+
+
+def test_the_new_service_passes_ruff_and_mypy(copy: Path) -> None:
     run(copy, "-m", "ruff", "check", "--no-cache", f"services/{NAME}", "services/kit/config.py")
+    run(copy, "-m", "ruff", "format", "--check", "--no-cache", f"services/{NAME}")
+    run(copy, "-m", "mypy", f"services/{NAME}")
 
 
 def test_the_new_service_passes_its_own_health_test(copy: Path) -> None:
