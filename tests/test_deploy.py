@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
+import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -78,6 +80,15 @@ def test_one_line_adds_a_service_with_all_its_pieces(tmp_path: Path) -> None:
     assert {"newcomer-database-url", "newcomer-db-password"} <= set(example["stringData"])
     [job] = [d for d in docs if d["kind"] == "Job"]
     assert "PLIXA_NEWCOMER_DB_PASSWORD" in env_entries(job)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_kustomize_builds_every_manifest() -> None:
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(DEPLOY)], capture_output=True, text=True, check=True
+    ).stdout
+    names = sorted((d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(built) if d)
+    assert names == sorted((d["kind"], d["metadata"]["name"]) for d in documents())
 
 
 # --- the manifests -----------------------------------------------------------------------------
