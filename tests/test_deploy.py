@@ -435,10 +435,3 @@ def test_only_the_gateway_and_declared_callers_reach_grpc_ports(name: str) -> No
     assert all(set(source) == {NAME_LABEL} for source in sources), "only pod selectors by name"
     allowed = {"gateway", *SERVICE_LIST.services[name].callers}
     assert sorted(s[NAME_LABEL] for s in sources) == sorted(allowed)
-
-
-def test_everything_lives_in_the_namespace() -> None:
-    assert set(by_kind("Namespace")) == {gen_deploy.NAMESPACE}
-    for doc in documents():
-        if doc["kind"] != "Namespace":
-            assert doc["metadata"].get("namespace") == gen_deploy.NAMESPACE, doc["metadata"]
