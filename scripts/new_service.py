@@ -53,16 +53,15 @@ Its schema, role, outbox relay and health are live; its RPCs come with the issue
 
 from __future__ import annotations
 
-import grpc
-
 {first_party_imports}
 
 
-def register(server: grpc.aio.Server, ctx: ServiceContext[{cls}Settings]) -> None:
-    """No public RPCs yet."""
+def servicers(ctx: ServiceContext[{cls}Settings]) -> list[object]:
+    """Every servicer {name} answers; the kit registers each through its generated base."""
+    return []  # e.g. LabelsApi(ctx.db) from api/, once proto/plixa/{name}/v1/ declares the RPCs
 
 
-app = ServiceApp("{name}", settings={cls}Settings, register=register)
+app = ServiceApp("{name}", settings={cls}Settings, servicers=servicers)
 
 if __name__ == "__main__":
     app.main()
