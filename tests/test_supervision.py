@@ -65,7 +65,7 @@ class Stream:
         self._thread.join()
 
     def _run(self) -> None:
-        while not self._stop.wait(0.05):
+        while not self._stop.wait(0.1):
             at = time.monotonic() - self.started
             try:
                 response = self.client.get(self.path, headers=self.headers, timeout=5)
@@ -84,7 +84,7 @@ def wait_until(check: object, timeout: float) -> float:
     while time.monotonic() - started < timeout:
         if check():  # type: ignore[operator]
             return time.monotonic() - started
-        time.sleep(0.05)
+        time.sleep(0.1)
     raise AssertionError(f"not within {timeout}s")
 
 
