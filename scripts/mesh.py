@@ -1,10 +1,14 @@
-"""Starts and stops the whole system as separate processes: the local run and the end-to-end
-tests use this same code, so the tests exercise what `make run` starts."""
+"""Starts, supervises and stops the whole system as separate processes: the local run and the
+end-to-end tests use this same code, so the tests exercise what `make run` starts.
+
+A supervised stack restarts a process that exits on its own, with backoff; only `Stack.stop()`
+(Ctrl-C for `make run`) stops everything."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -12,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -27,6 +32,8 @@ from services.kit.migrations import migrate_all
 
 ROOT = Path(__file__).resolve().parent.parent
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+
+log = logging.getLogger("plixa.mesh")
 
 
 def free_port() -> int:
@@ -60,13 +67,18 @@ class Process:
     env: dict[str, str]
     log_path: Path
     popen: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0  # time.monotonic() of the last start
+    restarts: int = 0
+    restart_delay: float | None = None  # the last backoff; None until it first exits
+    restart_at: float | None = None  # when a supervisor starts it again
 
     def start(self) -> None:
-        log = self.log_path.open("ab")
+        output = self.log_path.open("ab")
         self.popen = subprocess.Popen(
-            self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+            self.args, env=self.env, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT
         )
-        log.close()
+        output.close()
+        self.started_at = time.monotonic()
 
     def stop(self, timeout: float = 15.0) -> None:
         if self.popen is None or self.popen.poll() is not None:
@@ -87,10 +99,88 @@ class Process:
     def running(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen is not None else None
+
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long a supervisor waits before restarting a process that exited: `first`, doubling on
+    each quick exit up to `longest`, and `first` again once the process had stayed up `settled`."""
+
+    first: float = 0.5
+    longest: float = 10.0
+    settled: float = 30.0
+
+    def delay(self, previous: float | None, uptime: float) -> float:
+        if previous is None or uptime >= self.settled:
+            return self.first
+        return min(previous * 2, self.longest)
+
+
+class Supervisor:
+    """Watches a stack's processes from a thread and restarts any that exits on its own.
+
+    Processes the stack stops on purpose (`Stack.stop_process`, `Stack.stop`) leave its table
+    first, so they stay stopped."""
+
+    def __init__(self, stack: Stack, backoff: Backoff = Backoff(), poll_seconds: float = 0.1):
+        self.stack = stack
+        self.backoff = backoff
+        self.poll_seconds = poll_seconds
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
+
+    def start(self) -> Supervisor:
+        self._thread.start()
+        return self
+
+    def stop_restarting(self) -> None:
+        """Safe from a signal handler: nothing is started again after this."""
+        self._stopping.set()
+
+    def stop(self) -> None:
+        self.stop_restarting()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self.poll_seconds):
+            with self.stack.lock:
+                if self._stopping.is_set():
+                    return
+                for process in list(self.stack.processes.values()):
+                    self.check(process, time.monotonic())
+
+    def check(self, process: Process, now: float) -> None:
+        if process.running:
+            return
+        if process.restart_at is None:
+            uptime = now - process.started_at
+            process.restart_delay = self.backoff.delay(process.restart_delay, uptime)
+            process.restart_at = now + process.restart_delay
+            code = process.popen.returncode if process.popen is not None else None
+            log.warning(
+                "%s exited (%s) after %.1fs up; restarting in %.1fs%s",
+                process.name,
+                f"signal {-code}" if code is not None and code < 0 else f"code {code}",
+                uptime,
+                process.restart_delay,
+                f"; its log ends:\n{process.log_tail(10)}" if code and code > 0 else "",
+            )
+        elif now >= process.restart_at:
+            process.restart_at = None
+            process.restarts += 1
+            process.start()
+            log.warning(
+                "%s restarted (pid %s, restart #%d)", process.name, process.pid, process.restarts
+            )
 
 
 @dataclass
@@ -112,6 +202,8 @@ class Stack:
     nats_process: Process | None = None
     nats_port: int = 0
     storage_dir: Path | None = None  # uploaded files; a volume in Kubernetes
+    supervisor: Supervisor | None = None
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
     def for_tests(cls, admin_url: str, **kwargs: object) -> Stack:
@@ -179,8 +271,9 @@ class Stack:
             self.env(),
             self.workdir / f"{service}.log",
         )
-        self.processes[service] = process
-        process.start()
+        with self.lock:  # a supervisor never sees it before it started
+            self.processes[service] = process
+            process.start()
         if wait:
             self.wait_service(service)
 
@@ -202,8 +295,9 @@ class Stack:
         process = Process(
             name, [sys.executable, "-m", "gateway"], process_env, self.workdir / f"{name}.log"
         )
-        self.processes[name] = process
-        process.start()
+        with self.lock:
+            self.processes[name] = process
+            process.start()
         url = f"http://127.0.0.1:{port}"
 
         def healthy() -> bool:
@@ -215,12 +309,21 @@ class Stack:
             raise RuntimeError(f"{name} failed to start:\n{process.log_tail()}") from exc
         return url
 
+    def supervise(self, backoff: Backoff = Backoff()) -> Supervisor:
+        """From now on a process that exits on its own is restarted (see `Supervisor`)."""
+        if self.supervisor is None:
+            self.supervisor = Supervisor(self, backoff).start()
+        return self.supervisor
+
     def stop_process(self, name: str) -> None:
-        process = self.processes.pop(name, None)
+        with self.lock:
+            process = self.processes.pop(name, None)
         if process is not None:
             process.stop()
 
     def stop(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.stop()  # first, so nothing stopped below is started again
         for name in [n for n in self.processes if not n.startswith("gateway")] + [
             n for n in self.processes if n.startswith("gateway")
         ][::-1]:

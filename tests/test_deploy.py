@@ -1,7 +1,8 @@
-"""deploy/ agrees with the code: every service has its manifests on its port, every setting the
-code reads is declared (and given to each process whose code reads it), each service sees only
-its own database login, secrets come only from the Secret, and only the gateway (and the services
-the code shows calling another service) reach a service's gRPC port.
+"""deploy/ is what `python -m scripts.gen_deploy` writes from its one list (deploy/services.yaml),
+and agrees with the code: the list names every service on its SERVICE_PORTS port, each gets all
+its pieces, every setting the code reads is given to each process that reads it, each service sees
+only its own database login, secrets come only from the Secret, and only the gateway and the
+declared callers (a superset of what the code shows) reach a service's gRPC port.
 
 No cluster and no database: the manifests are read with PyYAML and the code with `ast`."""
 
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
+import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from scripts import gen_deploy
 from services.identity.domain.onboarding import REMOTE_SERVICES
 from services.kit.config import SERVICE_PORTS
 from services.kit.messaging import stream_name
@@ -23,19 +27,13 @@ from services.kit.messaging import stream_name
 Manifest = dict[str, Any]
 
 ROOT = Path(__file__).resolve().parent.parent
-DEPLOY = ROOT / "deploy"
+DEPLOY = gen_deploy.DEPLOY
 CODE_FOLDERS = ("gateway", "services")
-NAMESPACE = "plixa"
-IMAGE = "plixa/backend:latest"
-CONFIG_MAP = "plixa-config"
-SECRET = "plixa-secrets"
-SECRETS_EXAMPLE = DEPLOY / "secrets.example.yaml"
-KUSTOMIZATION = DEPLOY / "kustomization.yaml"
-MIGRATIONS_JOB = "plixa-migrations"
-GATEWAY_PORT = 8000
+CONFIG_MAP = gen_deploy.CONFIG_MAP
+SECRET = gen_deploy.SECRET
+NAME_LABEL = gen_deploy.NAME_LABEL
 DRAIN_SECONDS = 10.0  # the gateway's and the services' graceful shutdown
-NAME_LABEL = "app.kubernetes.io/name"
-PART_OF = {"app.kubernetes.io/part-of": "plixa"}
+PIECES = ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget")
 
 ENV_NAME = re.compile(r"PLIXA_[A-Z0-9_]+")
 SECRET_WORDS = ("SECRET", "PASSWORD", "DATABASE_URL", "KEY")
@@ -45,20 +43,61 @@ SERVICE_LOGIN = re.compile(
 )
 # PLIXA_ literals in the code that are not environment variables.
 NOT_SETTINGS = frozenset(stream_name(s) for s in SERVICE_PORTS)  # NATS stream names
-# Who calls a service over gRPC besides the gateway: callee -> callers.
-INTERNAL_CALLERS: dict[str, set[str]] = {service: {"identity"} for service in REMOTE_SERVICES}
 # Code that opens a gRPC channel to another service.
 CHANNEL_CALLS = frozenset(
     {"service_address", "insecure_channel", "secure_channel", "ServiceClient"}
 )
+
+SERVICE_LIST = gen_deploy.load()
+
+
+# --- the generator -----------------------------------------------------------------------------
+
+
+def test_the_checked_in_output_is_what_the_generator_writes() -> None:
+    stale = gen_deploy.stale(gen_deploy.render(SERVICE_LIST))
+    assert not stale, f"run `python -m scripts.gen_deploy` (never edit its output): {stale}"
+
+
+def test_the_list_names_every_service_on_its_port() -> None:
+    listed = {name: s.port for name, s in SERVICE_LIST.services.items()}
+    assert listed == SERVICE_PORTS, "deploy/services.yaml and services/kit/config.py disagree"
+    assert service_folders() == sorted(SERVICE_PORTS), "a service folder without a port (or back)"
+
+
+def test_one_line_adds_a_service_with_all_its_pieces(tmp_path: Path) -> None:
+    text = gen_deploy.SERVICE_LIST.read_text()
+    listed = tmp_path / "services.yaml"
+    listed.write_text(text.replace("\nservices:\n", "\nservices:\n  newcomer: {port: 50099}\n", 1))
+    files = gen_deploy.render(gen_deploy.load(listed))
+    docs = [d for text in files.values() for d in yaml.safe_load_all(text) if d and "metadata" in d]
+    pieces = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    assert {(kind, "newcomer") for kind in PIECES} | {("NetworkPolicy", "newcomer-grpc")} <= pieces
+    assert "generated/newcomer.yaml" in yaml.safe_load(files["kustomization.yaml"])["resources"]
+    [config] = [d for d in docs if d["kind"] == "ConfigMap"]
+    assert config["data"]["PLIXA_NEWCOMER_ADDR"] == "newcomer:50099"
+    [example] = [d for d in docs if d["kind"] == "Secret"]
+    assert {"newcomer-database-url", "newcomer-db-password"} <= set(example["stringData"])
+    [job] = [d for d in docs if d["kind"] == "Job"]
+    assert "PLIXA_NEWCOMER_DB_PASSWORD" in env_entries(job)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_kustomize_builds_every_manifest() -> None:
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(DEPLOY)], capture_output=True, text=True, check=True
+    ).stdout
+    names = sorted((d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(built) if d)
+    assert names == sorted((d["kind"], d["metadata"]["name"]) for d in documents())
 
 
 # --- the manifests -----------------------------------------------------------------------------
 
 
 def manifest_files() -> list[Path]:
-    """The resources to apply (the Secret's example and the kustomization aside)."""
-    return sorted(p for p in DEPLOY.rglob("*.yaml") if p not in (SECRETS_EXAMPLE, KUSTOMIZATION))
+    """What `kubectl apply -k deploy/` applies."""
+    listed = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())["resources"]
+    return [DEPLOY / path for path in listed]
 
 
 @cache
@@ -113,7 +152,7 @@ def declared_env() -> set[str]:
 
 
 def secret_example_keys() -> set[str]:
-    [example] = [d for d in yaml.safe_load_all(SECRETS_EXAMPLE.read_text()) if d]
+    [example] = [d for d in yaml.safe_load_all((DEPLOY / "secrets.example.yaml").read_text()) if d]
     assert example["kind"] == "Secret" and example["metadata"]["name"] == SECRET
     return set(example["stringData"])
 
@@ -246,25 +285,16 @@ def services_opening_channels() -> set[str]:
     return callers
 
 
-# --- every service has its manifests -----------------------------------------------------------
+# --- every service has its pieces --------------------------------------------------------------
 
 
-def test_every_service_folder_has_its_manifests() -> None:
-    assert service_folders() == sorted(SERVICE_PORTS), "a service folder without a port (or back)"
-    deployments, services = by_kind("Deployment"), by_kind("Service")
-    hpas, pdbs = by_kind("HorizontalPodAutoscaler"), by_kind("PodDisruptionBudget")
-    policies = by_kind("NetworkPolicy")
-    for name in [*service_folders(), "gateway"]:
-        for kind, found in [
-            ("Deployment", deployments),
-            ("Service", services),
-            ("HorizontalPodAutoscaler", hpas),
-            ("PodDisruptionBudget", pdbs),
-        ]:
-            assert name in found, f"{name} has no {kind}"
-    for name in service_folders():
-        assert f"{name}-grpc" in policies, f"{name} has no NetworkPolicy"
-    assert set(deployments) == {*service_folders(), "gateway"}, "a Deployment runs no known code"
+def test_every_service_and_the_gateway_have_their_pieces() -> None:
+    for name in [*SERVICE_PORTS, "gateway"]:
+        for kind in PIECES:
+            assert name in by_kind(kind), f"{name} has no {kind}"
+    for name in SERVICE_PORTS:
+        assert f"{name}-grpc" in by_kind("NetworkPolicy"), f"{name} has no NetworkPolicy"
+    assert set(by_kind("Deployment")) == {*SERVICE_PORTS, "gateway"}, "a Deployment runs no code"
 
 
 @pytest.mark.parametrize("name", sorted(SERVICE_PORTS))
@@ -277,55 +307,47 @@ def test_service_ports_commands_and_probes_match_the_code(name: str) -> None:
         assert c[probe]["grpc"]["port"] == port, probe
     [svc_port] = by_kind("Service")[name]["spec"]["ports"]
     assert svc_port["port"] == port
-    assert svc_port["targetPort"] in (port, *(p.get("name") for p in c["ports"]))
+    assert config_data()[f"PLIXA_{name.upper()}_ADDR"] == f"{name}:{port}"
+    assert config_data()[f"PLIXA_{name.upper()}_PORT"] == str(port)
 
 
 def test_the_gateway_serves_http_with_http_probes() -> None:
+    port = SERVICE_LIST.gateway.port
     c = container(by_kind("Deployment")["gateway"])
     assert c["command"] == ["python", "-m", "gateway"]
-    assert [p["containerPort"] for p in c["ports"]] == [GATEWAY_PORT]
-    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": GATEWAY_PORT}
-    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": GATEWAY_PORT}
-    [svc_port] = by_kind("Service")["gateway"]["spec"]["ports"]
-    assert svc_port["port"] == GATEWAY_PORT
-    assert config_data()["PLIXA_GATEWAY_PORT"] == str(GATEWAY_PORT)
-    assert config_data()["PLIXA_GATEWAY_HOST"] == "0.0.0.0"
+    assert [p["containerPort"] for p in c["ports"]] == [port]
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port}
+    assert config_data()["PLIXA_GATEWAY_PORT"] == str(port)
+    assert config_data()["PLIXA_GATEWAY_HOST"] == config_data()["PLIXA_GRPC_HOST"] == "0.0.0.0"
 
 
-@pytest.mark.parametrize("name", deployment_names())
-def test_deployments_follow_the_conventions(name: str) -> None:
+@pytest.mark.parametrize("name", sorted([*SERVICE_PORTS, "gateway"]))
+def test_pieces_select_the_deployment_and_can_drain(name: str) -> None:
     deployment = by_kind("Deployment")[name]
-    labels = {NAME_LABEL: name, **PART_OF}
-    assert labels.items() <= deployment["metadata"]["labels"].items()
-    assert labels.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
     assert deployment["spec"]["selector"]["matchLabels"] == {NAME_LABEL: name}
-    spec = pod_spec(deployment)
-    c = container(deployment)
-    assert c["image"] == IMAGE
-    for bound in ("requests", "limits"):
-        assert {"cpu", "memory"} <= set(c["resources"][bound]), bound
-    assert spec["securityContext"]["runAsNonRoot"] is True
-    assert c["securityContext"]["readOnlyRootFilesystem"] is True
-    assert c["securityContext"]["allowPrivilegeEscalation"] is False
-    drain = max(DRAIN_SECONDS, float(config_data()["PLIXA_SHUTDOWN_GRACE_SECONDS"]))
-    assert spec["terminationGracePeriodSeconds"] > drain
-    assert {"configMapRef": {"name": CONFIG_MAP}} in c["envFrom"]
-
-
-@pytest.mark.parametrize("name", deployment_names())
-def test_service_hpa_and_pdb_select_the_deployment(name: str) -> None:
-    service = by_kind("Service")[name]
-    assert service["spec"]["selector"] == {NAME_LABEL: name}
+    assert by_kind("Service")[name]["spec"]["selector"] == {NAME_LABEL: name}
     hpa = by_kind("HorizontalPodAutoscaler")[name]
-    assert hpa["apiVersion"] == "autoscaling/v2"
-    target = hpa["spec"]["scaleTargetRef"]
-    assert (target["kind"], target["name"]) == ("Deployment", name)
-    assert 2 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
-    assert hpa["spec"]["metrics"]
+    assert hpa["spec"]["scaleTargetRef"]["name"] == name
     pdb = by_kind("PodDisruptionBudget")[name]
-    assert pdb["apiVersion"] == "policy/v1"
     assert pdb["spec"]["selector"]["matchLabels"] == {NAME_LABEL: name}
     assert pdb["spec"]["minAvailable"] < hpa["spec"]["minReplicas"], "a node could never drain"
+    drain = max(DRAIN_SECONDS, float(config_data()["PLIXA_SHUTDOWN_GRACE_SECONDS"]))
+    assert pod_spec(deployment)["terminationGracePeriodSeconds"] > drain
+
+
+def test_volumes_are_claimed_and_mounted_where_the_setting_points() -> None:
+    claims = by_kind("PersistentVolumeClaim")
+    for name, service in SERVICE_LIST.services.items():
+        mounts = {
+            m["name"]: m["mountPath"]
+            for m in container(by_kind("Deployment")[name])["volumeMounts"]
+        }
+        for volume in service.volumes:
+            assert f"{name}-{volume.name}" in claims
+            assert mounts[volume.name] == volume.mount_path
+    identity = SERVICE_LIST.services["identity"]
+    assert [v.mount_path for v in identity.volumes] == [config_data()["PLIXA_STORAGE_DIR"]]
 
 
 # --- settings ----------------------------------------------------------------------------------
@@ -353,14 +375,6 @@ def test_each_process_is_given_what_its_code_reads(name: str) -> None:
     assert not missing, f"the {name} Deployment lacks {sorted(missing)}"
 
 
-def test_addresses_and_ports_point_at_the_services() -> None:
-    data = config_data()
-    for name, port in SERVICE_PORTS.items():
-        assert data[f"PLIXA_{name.upper()}_ADDR"] == f"{name}:{port}"
-        assert data[f"PLIXA_{name.upper()}_PORT"] == str(port)
-    assert data["PLIXA_GRPC_HOST"] == "0.0.0.0"
-
-
 def test_each_service_gets_only_its_own_database_login() -> None:
     deployments = by_kind("Deployment")
     for name in SERVICE_PORTS:
@@ -374,9 +388,8 @@ def test_each_service_gets_only_its_own_database_login() -> None:
 
 
 def test_the_migrations_job_holds_the_admin_login() -> None:
-    job = by_kind("Job")[MIGRATIONS_JOB]
+    job = by_kind("Job")[gen_deploy.MIGRATIONS_JOB]
     assert container(job)["command"] == ["python", "-m", "services.kit.migrations"]
-    assert container(job)["image"] == IMAGE
     read = settings_read_by("services.kit.migrations")
     logins = {n for n in read if n == ADMIN_URL or n.endswith("_DB_PASSWORD")}
     assert ADMIN_URL in logins
@@ -404,36 +417,21 @@ def test_secrets_come_only_from_the_secret() -> None:
 # --- network -----------------------------------------------------------------------------------
 
 
-def test_internal_callers_are_known() -> None:
-    callers = set().union(*INTERNAL_CALLERS.values())
-    assert services_opening_channels() <= callers, "a service calls another: allow it below"
+def test_the_declared_callers_cover_the_code() -> None:
+    declared = {name for s in SERVICE_LIST.services.values() for name in s.callers}
+    assert services_opening_channels() <= declared, "a service calls another: list it as a caller"
+    for callee in REMOTE_SERVICES:  # identity asks them for onboarding progress
+        assert "identity" in SERVICE_LIST.services[callee].callers, callee
 
 
 @pytest.mark.parametrize("name", sorted(SERVICE_PORTS))
-def test_only_the_gateway_and_internal_callers_reach_grpc_ports(name: str) -> None:
-    policy = by_kind("NetworkPolicy")[f"{name}-grpc"]
-    assert policy["apiVersion"] == "networking.k8s.io/v1"
-    spec = policy["spec"]
+def test_only_the_gateway_and_declared_callers_reach_grpc_ports(name: str) -> None:
+    spec = by_kind("NetworkPolicy")[f"{name}-grpc"]["spec"]
     assert spec["podSelector"]["matchLabels"] == {NAME_LABEL: name}
     assert spec["policyTypes"] == ["Ingress"]
     [rule] = spec["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": SERVICE_PORTS[name]}]
     sources = [source["podSelector"]["matchLabels"] for source in rule["from"]]
     assert all(set(source) == {NAME_LABEL} for source in sources), "only pod selectors by name"
-    allowed = {"gateway", *INTERNAL_CALLERS.get(name, set())}
+    allowed = {"gateway", *SERVICE_LIST.services[name].callers}
     assert sorted(s[NAME_LABEL] for s in sources) == sorted(allowed)
-
-
-# --- the folder --------------------------------------------------------------------------------
-
-
-def test_everything_lives_in_the_namespace() -> None:
-    assert set(by_kind("Namespace")) == {NAMESPACE}
-    for doc in documents():
-        if doc["kind"] != "Namespace":
-            assert doc["metadata"].get("namespace") == NAMESPACE, doc["metadata"]["name"]
-
-
-def test_kustomization_lists_every_manifest() -> None:
-    listed = yaml.safe_load(KUSTOMIZATION.read_text())["resources"]
-    assert sorted(listed) == sorted(str(p.relative_to(DEPLOY)) for p in manifest_files())

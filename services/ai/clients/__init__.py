@@ -1,0 +1,1 @@
+"""What ai calls: other services over gRPC, outside providers."""

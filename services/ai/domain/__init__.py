@@ -1,0 +1,1 @@
+"""ai's use cases over a unit of work; its pure rules stay I/O-free."""

@@ -1,0 +1,1 @@
+"""ai's consumers of other services' events (durable, idempotent)."""

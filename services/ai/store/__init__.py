@@ -1,0 +1,1 @@
+"""ai's SQL: one module per table group, typed results."""

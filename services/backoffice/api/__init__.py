@@ -1,0 +1,1 @@
+"""backoffice's servicers: thin, proto in → domain → proto out (access comes from the proto)."""

@@ -1,0 +1,1 @@
+"""What backoffice calls: other services over gRPC, outside providers."""

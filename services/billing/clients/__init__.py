@@ -1,0 +1,1 @@
+"""What billing calls: other services over gRPC, outside providers."""

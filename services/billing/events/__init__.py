@@ -1,0 +1,1 @@
+"""billing's consumers of other services' events (durable, idempotent)."""

@@ -1,0 +1,1 @@
+"""billing's SQL: one module per table group, typed results."""

@@ -1,0 +1,1 @@
+"""Unit tests of billing's domain and store; end-to-end tests live in tests/ at the top."""

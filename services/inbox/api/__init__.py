@@ -1,0 +1,1 @@
+"""inbox's servicers: thin, proto in → domain → proto out (access comes from the proto)."""

@@ -1,0 +1,1 @@
+"""What inbox calls: other services over gRPC, outside providers."""

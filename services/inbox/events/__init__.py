@@ -1,0 +1,1 @@
+"""inbox's consumers of other services' events (durable, idempotent)."""

@@ -1,0 +1,1 @@
+"""inbox's SQL: one module per table group, typed results."""

@@ -1,0 +1,1 @@
+"""Unit tests of inbox's domain and store; end-to-end tests live in tests/ at the top."""

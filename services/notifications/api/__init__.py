@@ -1,0 +1,1 @@
+"""notifications's servicers: thin, proto in → domain → proto out (access comes from the proto)."""

@@ -1,0 +1,1 @@
+"""What notifications calls: other services over gRPC, outside providers."""

@@ -1,0 +1,1 @@
+"""notifications's use cases over a unit of work; its pure rules stay I/O-free."""

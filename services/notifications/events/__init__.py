@@ -1,0 +1,1 @@
+"""notifications's consumers of other services' events (durable, idempotent)."""

@@ -1,0 +1,1 @@
+"""notifications's SQL: one module per table group, typed results."""

@@ -1,0 +1,1 @@
+"""What scheduling calls: other services over gRPC, outside providers."""

@@ -1,0 +1,1 @@
+"""scheduling's consumers of other services' events (durable, idempotent)."""

@@ -1,0 +1,1 @@
+"""scheduling's SQL: one module per table group, typed results."""
