@@ -68,6 +68,7 @@ class Process:
     log_path: Path
     popen: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0  # time.monotonic() of the last start
+    ready_after: float = 0.0  # seconds its first start took to serve (the host's pace)
     restarts: int = 0
     restart_delay: float | None = None  # the last backoff; None until it first exits
     restart_at: float | None = None  # when a supervisor starts it again
@@ -282,6 +283,7 @@ class Stack:
         address = f"127.0.0.1:{self.ports[service]}"
         try:
             wait_for(lambda: process.running and grpc_serving(address), service)
+            process.ready_after = time.monotonic() - process.started_at
         except TimeoutError as exc:
             raise RuntimeError(f"{service} failed to start:\n{process.log_tail()}") from exc
 
