@@ -25,6 +25,7 @@ from services.kit.config import DEV_INTERNAL_SECRET, SERVICE_PORTS
 from services.kit.errors import ERROR_METADATA_KEY
 from services.kit.principal import PRINCIPAL_METADATA_KEY, SIGNATURE_METADATA_KEY, sign
 from tests.conftest import register
+from tests.principals import owner_principal
 
 Metadata = list[tuple[str, str | bytes]]
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
@@ -53,22 +54,7 @@ RPCS = list(every_rpc())
 
 
 def member(**changes: object) -> Principal:
-    principal = Principal(
-        kind=Principal.KIND_USER,
-        user_id=1,
-        tenant_id=1,
-        role="owner",
-        abilities=["*"],
-        tenant_status="active",
-        features=["api_access"],
-    )
-    for name, value in changes.items():
-        if isinstance(value, list):
-            del getattr(principal, name)[:]
-            getattr(principal, name).extend(value)
-        else:
-            setattr(principal, name, value)
-    return principal
+    return owner_principal(**changes)
 
 
 STAFF = Principal(kind=Principal.KIND_STAFF, staff_id=1)

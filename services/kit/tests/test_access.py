@@ -16,28 +16,14 @@ from services.kit.access import method_access, refusal
 from services.kit.errors import DomainError
 from services.kit.principal import PRINCIPAL_METADATA_KEY, PrincipalVerifier, sign
 from services.kit.server import register_servicer
+from tests.principals import owner_principal
 
 SECRET = b"unit-test-secret"
 CONTRACT = load_contract_modules()
 
 
 def owner(**changes: object) -> Principal:
-    principal = Principal(
-        kind=Principal.KIND_USER,
-        user_id=7,
-        tenant_id=3,
-        role="owner",
-        abilities=["*"],
-        tenant_status="active",
-        features=["api_access"],
-    )
-    for name, value in changes.items():
-        if isinstance(value, list):
-            del getattr(principal, name)[:]
-            getattr(principal, name).extend(value)
-        else:
-            setattr(principal, name, value)
-    return principal
+    return owner_principal(**{"user_id": 7, "tenant_id": 3, **changes})
 
 
 def code_of(rule: options_pb2.Route, verb: str, principal: Principal | None) -> str | None:
