@@ -5,12 +5,15 @@ The unit of work owns the transaction: stores run SQL on `uow.conn`, domain code
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from google.protobuf.message import Message
 from sqlalchemy import Delete, Select, Table, Update, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -24,7 +27,19 @@ from services.kit.outbox import outbox_channel, outbox_table
 from services.kit.principal import current_principal
 
 
+def engine_share(pool_size: int) -> int:
+    """A service's connection budget is `pool_size`: the engine keeps three quarters of it and
+    the fast reader's asyncpg pool (`Database.fast_reader`) a third of the engine's, i.e. the
+    last quarter, so both together stay within the budget (one more for pools under 4)."""
+    return max(1, pool_size - pool_size // 4)
+
+
+def fast_share(engine_pool_size: int) -> int:
+    return max(1, engine_pool_size // 3)
+
+
 def create_engine(url: str, schema: str, pool_size: int = 20) -> AsyncEngine:
+    pool_size = engine_share(pool_size)
     return create_async_engine(
         asyncpg_url(url),
         # No overflow: connections beyond the pool's size are opened for a burst and closed
@@ -57,6 +72,32 @@ class TenantScope:
 
     def row(self, **values: Any) -> dict[str, Any]:
         return {**values, "tenant_id": self.tenant_id}
+
+
+class ConnectionLost(Exception):
+    """The database connection went away under a fast read (a restart, a failover, a terminated
+    backend). The interceptor answers UNAVAILABLE, as for SQLAlchemy's invalidated connections:
+    the pool has dropped the connection, so a retry gets a fresh one."""
+
+
+@dataclass(slots=True)
+class FastRead:
+    """A read on the fast reader's asyncpg connection (services/kit/fastsql.py): what a reader
+    unit of work offers domain code (principal, clock, tenant scope), without SQLAlchemy.
+    Statements autocommit; there is no transaction and no events."""
+
+    conn: asyncpg.Connection
+    pool: asyncpg.Pool
+    schema: str
+    clock: Clock
+    principal: Principal
+
+    @property
+    def scope(self) -> TenantScope:
+        """The calling member's tenant; refuses callers that have none."""
+        if not self.principal.tenant_id:
+            raise unauthenticated()
+        return TenantScope(self.principal.tenant_id)
 
 
 @dataclass
@@ -120,6 +161,8 @@ class Database:
         self.engine = engine
         self.schema = schema
         self.clock = clock
+        self._fast_pool: asyncpg.Pool | None = None
+        self._fast_pool_opening = asyncio.Lock()
 
     @asynccontextmanager
     async def unit_of_work(self, principal: Principal | None = None) -> AsyncIterator[UnitOfWork]:
@@ -141,5 +184,66 @@ class Database:
             if uow.events:
                 raise RuntimeError("a read-only unit of work emitted events")
 
+    @asynccontextmanager
+    async def fast_reader(self, principal: Principal | None = None) -> AsyncIterator[FastRead]:
+        """For the hot reads (token resolution, GetMe): a connection of the kit's own asyncpg
+        pool, its statements prepared once per connection, with none of SQLAlchemy's pool
+        checkout (greenlet hops, autocommit switch, reset on return). Statements autocommit.
+        Only services/kit/fastsql.py runs SQL on it."""
+        pool = self._fast_pool or await self._open_fast_pool()
+        try:
+            conn = await pool.acquire()
+        except CONNECTION_LOST as error:
+            await pool.expire_connections()
+            raise ConnectionLost(str(error)) from error
+        try:
+            yield FastRead(conn, pool, self.schema, self.clock, principal or current_principal())
+        finally:
+            await pool.release(conn)
+
+    async def _open_fast_pool(self) -> asyncpg.Pool:
+        async with self._fast_pool_opening:
+            if self._fast_pool is None:
+                url = self.engine.url.set(drivername="postgresql")
+                self._fast_pool = await asyncpg.create_pool(
+                    url.render_as_string(hide_password=False),
+                    min_size=0,  # opened on demand: services without hot reads hold none
+                    max_size=fast_share(self.engine.pool.size()),  # type: ignore[attr-defined]
+                    max_inactive_connection_lifetime=1800,  # as the engine's pool_recycle
+                    server_settings={"search_path": self.schema, "application_name": self.schema},
+                    init=_json_codecs,
+                    reset=_no_session_state,
+                )
+            return self._fast_pool
+
     async def dispose(self) -> None:
+        if self._fast_pool is not None:
+            await self._fast_pool.close()
+            self._fast_pool = None
         await self.engine.dispose()
+
+
+# Errors that mean the connection is gone (the server restarted, the socket broke), not the query.
+CONNECTION_LOST: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    # The server's goodbye arrived before the socket closed: the protocol is in a state no query
+    # can use, so the connection is as good as lost.
+    asyncpg.exceptions.InternalClientError,
+)
+
+
+async def _json_codecs(conn: asyncpg.Connection) -> None:
+    """json and jsonb decode to Python values, as on the engine's connections."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def _no_session_state(conn: asyncpg.Connection) -> None:
+    """Fast reads set no session state (no LISTEN, no SET, no advisory lock), so returning a
+    connection needs no RESET round trip; asyncpg still rolls back a transaction left open."""

@@ -1,4 +1,4 @@
-"""Hot-path SQL: plain SQL text on the unit of work's own asyncpg connection.
+"""Hot-path SQL: plain SQL text on an asyncpg connection, the fast reader's or a unit of work's.
 
 SQLAlchemy Core rebuilds, compiles and caches-by-key a statement on every call, then wraps the
 rows in its Result machinery: about 150 µs of CPU per query here, against about 30 µs for the
@@ -9,6 +9,14 @@ module constant, and run it through this module:
     ME = "SELECT ... FROM identity.users u JOIN identity.tenants t ON ... WHERE u.id = $2"
     row = await fastsql.fetchrow(uow, ME, tenant_id, user_id)
 
+- Where it runs: a hot read that needs no transaction (token resolution, GetMe) opens
+  `db.fast_reader()`, a connection of the kit's own asyncpg pool with no SQLAlchemy pool
+  checkout (its greenlet hops and autocommit switch cost ~160 µs per call); statements
+  autocommit. Anything that writes with events, or must be atomic with other statements, runs in
+  `db.unit_of_work()` / `db.reader()` and passes that unit here. The two pools share the
+  service's connection budget (`create_engine`'s pool_size: the engine three quarters, the
+  fast pool the last quarter); they cannot share connections, since SQLAlchemy's pool owns the
+  state of each of its connections (transaction, invalidation).
 - The statement is prepared once per connection: asyncpg keeps an LRU of prepared statements per
   connection keyed by the SQL text, so pass the same constant string, never a formatted one.
 - It runs on the unit of work's connection and inside its transaction (started exactly as
@@ -18,7 +26,9 @@ module constant, and run it through this module:
   the store's dataclasses in the store; `select_list()` and `take()` keep a SELECT's columns and a
   dataclass's fields in step.
 - A lost connection is reported as SQLAlchemy reports it (DBAPIError, connection invalidated),
-  so the kit's interceptor answers UNAVAILABLE (retry) as for any other query. Other database
+  or, on the fast reader, as services.kit.db.ConnectionLost; either way the pool drops the
+  connection (and expires its older ones), and the kit's interceptor answers UNAVAILABLE
+  (retry). Other database
   errors are asyncpg's own (asyncpg.UniqueViolationError …): catch those, not IntegrityError.
 
 Everything else (writes with events, admin screens, dynamic filters) stays on SQLAlchemy Core."""
@@ -31,23 +41,11 @@ from typing import Any, TypeVar
 import asyncpg
 from sqlalchemy.exc import DBAPIError
 
-from services.kit.db import UnitOfWork
+from services.kit.db import CONNECTION_LOST, ConnectionLost, FastRead, UnitOfWork
 
 T = TypeVar("T")
-
-# Errors that mean the connection is gone (the server restarted, the socket broke), not the query.
-CONNECTION_LOST: tuple[type[Exception], ...] = (
-    OSError,
-    asyncpg.exceptions.InterfaceError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-    asyncpg.exceptions.CannotConnectNowError,
-    # The server's goodbye arrived before the socket closed: the protocol is in a state no query
-    # can use, so the connection is as good as lost.
-    asyncpg.exceptions.InternalClientError,
-)
+# Where a hot read runs: the fast reader's own connection, or a unit of work's.
+Reads = FastRead | UnitOfWork
 
 
 async def connection(uow: UnitOfWork) -> asyncpg.Connection:
@@ -68,35 +66,39 @@ async def connection(uow: UnitOfWork) -> asyncpg.Connection:
     return driver
 
 
-async def fetchrow(uow: UnitOfWork, sql: str, *args: Any) -> asyncpg.Record | None:
-    conn = await connection(uow)
+async def fetchrow(uow: Reads, sql: str, *args: Any) -> asyncpg.Record | None:
+    conn = uow.conn if type(uow) is FastRead else await connection(uow)  # type: ignore[arg-type]
     try:
         return await conn.fetchrow(sql, *args)
     except CONNECTION_LOST as error:
         raise await _lost(uow, sql, args, error) from error
 
 
-async def fetch(uow: UnitOfWork, sql: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await connection(uow)
+async def fetch(uow: Reads, sql: str, *args: Any) -> list[asyncpg.Record]:
+    conn = uow.conn if type(uow) is FastRead else await connection(uow)  # type: ignore[arg-type]
     try:
         return await conn.fetch(sql, *args)
     except CONNECTION_LOST as error:
         raise await _lost(uow, sql, args, error) from error
 
 
-async def execute(uow: UnitOfWork, sql: str, *args: Any) -> str:
+async def execute(uow: Reads, sql: str, *args: Any) -> str:
     """Runs a statement; the status tag (`UPDATE 1`)."""
-    conn = await connection(uow)
+    conn = uow.conn if type(uow) is FastRead else await connection(uow)  # type: ignore[arg-type]
     try:
         return await conn.execute(sql, *args)
     except CONNECTION_LOST as error:
         raise await _lost(uow, sql, args, error) from error
 
 
-async def _lost(uow: UnitOfWork, sql: str, args: tuple[Any, ...], error: Exception) -> DBAPIError:
+async def _lost(uow: Reads, sql: str, args: tuple[Any, ...], error: Exception) -> Exception:
     """What SQLAlchemy does on a disconnect: a restart cut every connection of the pool, so all
     those opened before now are replaced at their next checkout, and this one at once (held to
-    the pinned SQLAlchemy by services/kit/tests/test_fastsql.py)."""
+    the pinned SQLAlchemy by services/kit/tests/test_fastsql.py). The fast reader's pool does
+    the same: its older connections expire, and the lost one is dropped on release."""
+    if isinstance(uow, FastRead):
+        await uow.pool.expire_connections()
+        return ConnectionLost(f"{type(error).__name__}: {error}")
     sync = uow.conn.sync_connection
     if sync is not None and not sync.invalidated:
         uow.conn.sync_engine.pool._invalidate(sync.connection, error, _checkin=False)

@@ -20,6 +20,7 @@ import grpc
 from sqlalchemy.exc import DBAPIError
 
 from services.kit.access import MethodAccess, method_access
+from services.kit.db import ConnectionLost
 from services.kit.errors import ERROR_METADATA_KEY, DomainError
 from services.kit.invalidation import collect_committed, invalidation_trailers, stop_collecting
 from services.kit.logs import request_id_var, tenant_id_var
@@ -119,6 +120,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                         await context.abort(grpc.StatusCode.INTERNAL, "internal error")
                     # The database went away (a restart, a failover): the pool has been reset,
                     # so a retry will work; tell the caller to retry rather than that we failed.
+                    log.warning("database connection lost in %s", method)
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, "database unavailable")
+                except ConnectionLost:  # the same, on the fast reader's pool
                     log.warning("database connection lost in %s", method)
                     await context.abort(grpc.StatusCode.UNAVAILABLE, "database unavailable")
                 except Exception:

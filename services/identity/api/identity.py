@@ -62,7 +62,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServicer):
     async def GetMe(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
     ) -> identity_pb2.Me:
-        async with self.db.reader() as uow:
+        async with self.db.fast_reader() as uow:
             return me_to_proto(*await accounts.me(uow))
 
     async def UpdateMe(

@@ -18,6 +18,7 @@ from services.identity.store import tokens as token_store
 from services.identity.store.accounts import UserChanges
 from services.kit.db import UnitOfWork
 from services.kit.errors import invalid, not_found
+from services.kit.fastsql import Reads
 from services.kit.protos import checked_change
 from services.kit.rows import UNSET, Unset, changed
 from services.kit.validation import Checker
@@ -188,7 +189,7 @@ async def complete_login(
     return Session(user, tenant, await issue_panel_token(uow, user))
 
 
-async def me(uow: UnitOfWork) -> tuple[User, Tenant]:
+async def me(uow: Reads) -> tuple[User, Tenant]:
     """The calling member and their workspace: one joined query (it runs on every page load)."""
     found = await principals.member_with_tenant(uow, uow.principal.user_id)
     if found is None:

@@ -12,6 +12,7 @@ from services.identity.store import tokens as token_store
 from services.identity.store.principals import TokenHolder
 from services.kit.db import UnitOfWork
 from services.kit.errors import DomainError, unauthenticated
+from services.kit.fastsql import Reads
 
 # Writing last_used_at on every request would turn each read into a write; a minute is enough.
 TOUCH_EVERY = timedelta(minutes=1)
@@ -21,7 +22,7 @@ def invalid_token() -> DomainError:
     return unauthenticated("UNAUTHENTICATED", "The bearer token is invalid or has expired.")
 
 
-async def authenticate(uow: UnitOfWork, bearer: str) -> Principal:
+async def authenticate(uow: Reads, bearer: str) -> Principal:
     """The principal of a bearer token, from one joined query (the gateway asks on cache misses)."""
     parsed = tokens.parse(bearer)
     if parsed is None:

@@ -9,8 +9,7 @@ from datetime import datetime
 
 from services.identity.domain.models import Staff, StoredToken, Tenant, User
 from services.kit import fastsql
-from services.kit.db import UnitOfWork
-from services.kit.fastsql import select_list, take, width
+from services.kit.fastsql import Reads, select_list, take, width
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ WHERE u.tenant_id = $1 AND u.id = $2
 TOUCH_TOKEN = "UPDATE identity.tokens SET last_used_at = $2 WHERE id = $1"
 
 
-async def token_holder(uow: UnitOfWork, token_id: int) -> TokenHolder | None:
+async def token_holder(uow: Reads, token_id: int) -> TokenHolder | None:
     row = await fastsql.fetchrow(uow, TOKEN_HOLDER, token_id)
     if row is None:
         return None
@@ -75,11 +74,11 @@ async def token_holder(uow: UnitOfWork, token_id: int) -> TokenHolder | None:
     )
 
 
-async def touch_token(uow: UnitOfWork, token_id: int, at: datetime) -> None:
+async def touch_token(uow: Reads, token_id: int, at: datetime) -> None:
     await fastsql.execute(uow, TOUCH_TOKEN, token_id, at)
 
 
-async def member_with_tenant(uow: UnitOfWork, user_id: int) -> tuple[User, Tenant] | None:
+async def member_with_tenant(uow: Reads, user_id: int) -> tuple[User, Tenant] | None:
     """A member of the caller's workspace, with the workspace."""
     row = await fastsql.fetchrow(uow, MEMBER_WITH_TENANT, uow.scope.tenant_id, user_id)
     if row is None:
