@@ -5,7 +5,6 @@ The unit of work owns the transaction: stores run SQL on `uow.conn`, domain code
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -22,9 +21,12 @@ from plixa.common.v1.principal_pb2 import Principal
 from services.kit.clock import Clock
 from services.kit.config import asyncpg_url
 from services.kit.errors import unauthenticated
+from services.kit.fastpool import FastPool
 from services.kit.invalidation import record_committed
 from services.kit.outbox import outbox_channel, outbox_table
 from services.kit.principal import current_principal
+
+RECYCLE_SECONDS = 1800  # how old a connection of either pool gets
 
 
 def engine_share(pool_size: int) -> int:
@@ -49,7 +51,7 @@ def create_engine(url: str, schema: str, pool_size: int = 20) -> AsyncEngine:
         max_overflow=0,
         # No pre-ping: it costs a round trip per checkout. A connection broken by a database
         # restart fails one call and is replaced; recycling bounds how old a connection gets.
-        pool_recycle=1800,
+        pool_recycle=RECYCLE_SECONDS,
         connect_args={"server_settings": {"search_path": schema, "application_name": schema}},
     )
 
@@ -87,7 +89,7 @@ class FastRead:
     Statements autocommit; there is no transaction and no events."""
 
     conn: asyncpg.Connection
-    pool: asyncpg.Pool
+    pool: FastPool
     schema: str
     clock: Clock
     principal: Principal
@@ -161,8 +163,7 @@ class Database:
         self.engine = engine
         self.schema = schema
         self.clock = clock
-        self._fast_pool: asyncpg.Pool | None = None
-        self._fast_pool_opening = asyncio.Lock()
+        self._fast_pool: FastPool | None = None
 
     @asynccontextmanager
     async def unit_of_work(self, principal: Principal | None = None) -> AsyncIterator[UnitOfWork]:
@@ -187,34 +188,36 @@ class Database:
     @asynccontextmanager
     async def fast_reader(self, principal: Principal | None = None) -> AsyncIterator[FastRead]:
         """For the hot reads (token resolution, GetMe): a connection of the kit's own asyncpg
-        pool, its statements prepared once per connection, with none of SQLAlchemy's pool
-        checkout (greenlet hops, autocommit switch, reset on return). Statements autocommit.
-        Only services/kit/fastsql.py runs SQL on it."""
-        pool = self._fast_pool or await self._open_fast_pool()
+        pool (services/kit/fastpool.py), its statements prepared once per connection, with none
+        of SQLAlchemy's pool checkout (greenlet hops, autocommit switch, reset on return).
+        Statements autocommit. Only services/kit/fastsql.py runs SQL on it."""
+        pool = self._fast_pool or self._open_fast_pool()
         try:
-            conn = await pool.acquire()
+            conn, opened_at = await pool.acquire()
         except CONNECTION_LOST as error:
-            await pool.expire_connections()
-            raise ConnectionLost(str(error)) from error
+            pool.expire()
+            raise ConnectionLost(f"{type(error).__name__}: {error}") from error
         try:
             yield FastRead(conn, pool, self.schema, self.clock, principal or current_principal())
         finally:
-            await pool.release(conn)
+            pool.release(conn, opened_at)
 
-    async def _open_fast_pool(self) -> asyncpg.Pool:
-        async with self._fast_pool_opening:
-            if self._fast_pool is None:
-                url = self.engine.url.set(drivername="postgresql")
-                self._fast_pool = await asyncpg.create_pool(
-                    url.render_as_string(hide_password=False),
-                    min_size=0,  # opened on demand: services without hot reads hold none
-                    max_size=fast_share(self.engine.pool.size()),  # type: ignore[attr-defined]
-                    max_inactive_connection_lifetime=1800,  # as the engine's pool_recycle
-                    server_settings={"search_path": self.schema, "application_name": self.schema},
-                    init=_json_codecs,
-                    reset=_no_session_state,
-                )
-            return self._fast_pool
+    def _open_fast_pool(self) -> FastPool:
+        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        settings = {"search_path": self.schema, "application_name": self.schema}
+
+        async def connect() -> asyncpg.Connection:
+            conn = await asyncpg.connect(url, server_settings=settings)
+            try:
+                await _json_codecs(conn)
+            except BaseException:
+                conn.terminate()
+                raise
+            return conn
+
+        size = fast_share(self.engine.pool.size())  # type: ignore[attr-defined]
+        self._fast_pool = FastPool(connect, size, recycle_seconds=RECYCLE_SECONDS)
+        return self._fast_pool
 
     async def dispose(self) -> None:
         if self._fast_pool is not None:
@@ -242,8 +245,3 @@ async def _json_codecs(conn: asyncpg.Connection) -> None:
     """json and jsonb decode to Python values, as on the engine's connections."""
     for name in ("json", "jsonb"):
         await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-
-
-async def _no_session_state(conn: asyncpg.Connection) -> None:
-    """Fast reads set no session state (no LISTEN, no SET, no advisory lock), so returning a
-    connection needs no RESET round trip; asyncpg still rolls back a transaction left open."""

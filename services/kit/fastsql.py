@@ -97,7 +97,7 @@ async def _lost(uow: Reads, sql: str, args: tuple[Any, ...], error: Exception) -
     the pinned SQLAlchemy by services/kit/tests/test_fastsql.py). The fast reader's pool does
     the same: its older connections expire, and the lost one is dropped on release."""
     if isinstance(uow, FastRead):
-        await uow.pool.expire_connections()
+        uow.pool.expire()
         return ConnectionLost(f"{type(error).__name__}: {error}")
     sync = uow.conn.sync_connection
     if sync is not None and not sync.invalidated:

@@ -328,3 +328,24 @@ async def test_a_lost_fast_connection_answers_unavailable_then_recovers(db: Data
     finally:
         await client.close()
         await server.stop(0)
+
+
+async def test_a_caller_that_gives_up_waiting_leaves_the_pool_whole(database_url: str) -> None:
+    database = Database(create_engine(database_url, SCHEMA, pool_size=2), SCHEMA, SystemClock())
+    try:
+        async with database.fast_reader(MEMBER) as held:  # the fast pool's only connection
+            waiting = asyncio.create_task(fast_pid(database))
+            await asyncio.sleep(0.1)
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            first = held.conn.get_server_pid()
+        # The connection came back and is the one the next read gets; nothing is leaked.
+        assert await asyncio.wait_for(fast_pid(database), 2) == first
+    finally:
+        await database.dispose()
+
+
+async def fast_pid(database: Database) -> int:
+    async with database.fast_reader(MEMBER) as read:
+        return int(read.conn.get_server_pid())
