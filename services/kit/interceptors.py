@@ -71,7 +71,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         default_deadline = self.default_deadline_seconds
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            started = time.perf_counter()
+            # The outcome line is built only when INFO is on (the level is fixed at start-up;
+            # logging caches the check).
+            logged = log.isEnabledFor(logging.INFO)
+            started = time.perf_counter() if logged else 0.0
             outcome = "OK"
             metadata = dict(context.invocation_metadata() or ())
             request_token = request_id_var.set(str(metadata.get(REQUEST_ID_KEY, "")))
@@ -135,14 +138,15 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 outcome = "CANCELLED"  # the caller's deadline passed, or it went away
                 raise
             finally:
-                log.info(
-                    "rpc",
-                    extra={
-                        "method": method,
-                        "outcome": outcome,
-                        "ms": round((time.perf_counter() - started) * 1000, 2),
-                    },
-                )
+                if logged:
+                    log.info(
+                        "rpc",
+                        extra={
+                            "method": method,
+                            "outcome": outcome,
+                            "ms": round((time.perf_counter() - started) * 1000, 2),
+                        },
+                    )
                 tenant_id_var.reset(tenant_token)
                 request_id_var.reset(request_token)
 
