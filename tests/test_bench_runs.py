@@ -30,3 +30,17 @@ def test_the_gateway_benchmark_runs_and_reports_every_path() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     for line in ("A  gateway", "B  identity over gRPC", "C  one FastAPI process", "gateway adds"):
         assert line in result.stdout, result.stdout
+
+
+def test_the_hot_read_benchmark_runs_and_reports_every_way() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.reads", "--calls", "40", "--callers", "4", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for way in ("db.reader()", "db.fast_reader()", "asyncpg Pool"):
+        assert way in result.stdout, result.stdout
