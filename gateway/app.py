@@ -44,6 +44,7 @@ from plixa.common.v1 import http_body_pb2, options_pb2
 from plixa.common.v1.principal_pb2 import Principal
 from services.kit.logs import request_id_var, tenant_id_var
 from services.kit.messaging import NatsLink
+from services.kit.principal import with_client_address
 
 log = logging.getLogger("plixa.gateway")
 JSON = "application/json"
@@ -146,8 +147,10 @@ class Gateway:
         message = await self._build_request(route, params, request, body)
         timeout = (rule.timeout_ms or self.settings.timeout_ms) / 1000
         key = request.headers.get(IDEMPOTENCY_HEADER) if route.verb == "POST" else None
+        # Services see who calls and from where (the sign-in throttle keys on the address).
+        caller = with_client_address(principal, _client_address(request))
         if key is None:
-            return await self._call(route, message, timeout, principal, request_id, limit_headers)
+            return await self._call(route, message, timeout, caller, request_id, limit_headers)
         claim = await self.idempotency.begin(
             _subject(principal, request),  # per workspace, staff account or client address
             key,
@@ -158,7 +161,7 @@ class Gateway:
             claim.headers.update(limit_headers)
             return claim
         return await self._call_once(
-            claim, route, message, timeout, principal, request_id, limit_headers
+            claim, route, message, timeout, caller, request_id, limit_headers
         )
 
     async def _call_once(
@@ -389,7 +392,12 @@ def _subject(principal: Principal | None, request: Request) -> str:
         return f"t{principal.tenant_id}"
     if principal is not None and principal.staff_id:
         return f"s{principal.staff_id}"
-    return f"ip{request.client.host if request.client else 'unknown'}"
+    return f"ip{_client_address(request) or 'unknown'}"
+
+
+def _client_address(request: Request) -> str:
+    """The peer, or the client a trusted proxy named in X-Forwarded-For (uvicorn resolves it)."""
+    return request.client.host if request.client else ""
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,23 @@ def current_principal() -> Principal:
     return _current.get()
 
 
+def client_address() -> str:
+    """The end client's address of the request being served, as the gateway resolved it (the
+    peer, or X-Forwarded-For from a trusted proxy) and signed with the principal; "" when the
+    call did not come from the gateway."""
+    return _current.get().client_address
+
+
+def with_client_address(principal: Principal | None, address: str) -> Principal:
+    """A copy of the principal (ANONYMOUS when None) that carries the client's address. A copy:
+    the gateway's cached principals are shared between requests."""
+    forwarded = Principal()
+    if principal is not None:
+        forwarded.CopyFrom(principal)
+    forwarded.client_address = address
+    return forwarded
+
+
 def set_current_principal(principal: Principal) -> contextvars.Token[Principal]:
     return _current.set(principal)
 
