@@ -26,7 +26,11 @@ from services.kit.server import ServiceApp, ServiceContext
 
 
 def password_hasher(settings: IdentitySettings) -> PasswordHasher:
-    return PasswordHasher(n=2**settings.scrypt_log_n)
+    return PasswordHasher(
+        n=2**settings.scrypt_log_n,
+        concurrency=settings.hash_concurrency,
+        max_wait=settings.hash_wait_seconds,
+    )
 
 
 def servicers(ctx: ServiceContext[IdentitySettings]) -> list[object]:

@@ -14,6 +14,8 @@ from services.kit.crypto import encryption_key
 @dataclass(frozen=True, kw_only=True)
 class IdentitySettings(ServiceSettings):
     scrypt_log_n: int  # scrypt cost N = 2^value: OWASP's 2^17 in production, tests lower it
+    hash_concurrency: int  # scrypt hashes at once (128 MiB each at 2^17): bounds identity's memory
+    hash_wait_seconds: float  # how long a sign-in waits for a hashing slot before 503
     encryption_key: bytes = field(repr=False)  # seals TOTP seeds and invitation links at rest
     panel_url: str  # where invitation links point
     public_url: str  # base of public file URLs (logos)
@@ -27,6 +29,12 @@ class IdentitySettings(ServiceSettings):
         return cls(
             **cls.common(name),
             scrypt_log_n=setting_int("PLIXA_SCRYPT_LOG_N", 17, minimum=10, maximum=20),
+            hash_concurrency=setting_int(
+                "PLIXA_PASSWORD_HASH_CONCURRENCY", 2, minimum=1, maximum=64
+            ),
+            hash_wait_seconds=setting_float(
+                "PLIXA_PASSWORD_HASH_WAIT_SECONDS", 2.0, minimum=0.1, maximum=60
+            ),
             encryption_key=encryption_key(),
             panel_url=setting_url("PLIXA_PANEL_URL", "http://127.0.0.1:3000"),
             public_url=setting_url("PLIXA_PUBLIC_URL", "http://127.0.0.1:8000"),
