@@ -48,7 +48,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServicer):
         )
         async with self.db.unit_of_work() as uow:
             session = await accounts.complete_login(uow, user, request.email, password_ok)
-        if session is None:  # raised after the commit, so the failure counts
+        if session is None:
             raise invalid_credentials()
         return to_proto(session, identity_pb2.AuthSession)
 

@@ -166,21 +166,20 @@ async def _issue_member_token(
 
 
 async def load_for_login(uow: UnitOfWork, email: str) -> User | None:
-    """Refuses a throttled email before any password work; None when no such member."""
-    await throttle.refuse_if_throttled(uow, throttle.subject_for("user", email))
+    """Counts the attempt, or refuses it (429), before any password work; None when no such
+    member. The caller commits the count before hashing."""
+    await throttle.claim_attempt(uow, "user", email)
     return await store.find_user_by_email(uow, email.strip())
 
 
 async def complete_login(
     uow: UnitOfWork, user: User | None, email: str, password_ok: bool
 ) -> Session | None:
-    """A session, or None when refused. Wrong email and wrong password end the same way: one
-    failure recorded (the caller commits it, then answers INVALID_CREDENTIALS)."""
-    subject = throttle.subject_for("user", email)
+    """A session, or None when refused. Wrong email and wrong password end the same way (the
+    attempt was counted when claimed; the caller answers INVALID_CREDENTIALS)."""
     if user is None or not password_ok:
-        await throttle.record_failure(uow, subject)
         return None
-    await throttle.forget(uow, subject)
+    await throttle.record_success(uow, "user", email)
     tenant = await store.get_tenant(uow, user.tenant_id)
     if tenant is None:
         raise invalid_credentials()

@@ -12,8 +12,8 @@ from services.kit.errors import invalid, not_found
 
 
 class PasswordGate:
-    """Opens its own units of work: a wrong password is committed as a failure before the
-    refusal, and no transaction is held while the password is hashed."""
+    """Opens its own units of work: each check is counted and committed before the password is
+    hashed, and no transaction is held while it is."""
 
     def __init__(self, db: Database, passwords: PasswordHasher) -> None:
         self.db = db
@@ -30,11 +30,10 @@ class PasswordGate:
     async def confirm(self, password: str) -> User:
         """The calling member, once `password` is theirs; otherwise a 422 on the password."""
         user = await self.current_user()
-        subject = throttle.subject_for("reauth", str(user.id))
-        async with self.db.reader() as uow:
-            await throttle.refuse_if_throttled(uow, subject)
+        async with self.db.unit_of_work() as uow:  # counted (committed) before hashing
+            await throttle.claim_check(uow, "reauth", str(user.id))
         if await self.passwords.verify(password, user.password_hash):
+            async with self.db.unit_of_work() as uow:
+                await throttle.check_passed(uow, "reauth", str(user.id))
             return user
-        async with self.db.unit_of_work() as uow:
-            await throttle.record_failure(uow, subject)
         raise invalid("password", "The password is incorrect.", "current_password")

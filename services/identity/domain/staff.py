@@ -13,19 +13,17 @@ from services.kit.validation import Checker
 
 
 async def load_for_login(uow: UnitOfWork, email: str) -> Staff | None:
-    await throttle.refuse_if_throttled(uow, throttle.subject_for("staff", email))
+    await throttle.claim_attempt(uow, "staff", email)  # counted before any password work
     return await store.find_by_email(uow, email.strip())
 
 
 async def complete_login(
     uow: UnitOfWork, staff: Staff | None, email: str, password_ok: bool
 ) -> StaffSession | None:
-    """A session, or None when refused (the failure is recorded for the caller to commit)."""
-    subject = throttle.subject_for("staff", email)
+    """A session, or None when refused (the attempt was counted when claimed)."""
     if staff is None or not password_ok:
-        await throttle.record_failure(uow, subject)
         return None
-    await throttle.forget(uow, subject)
+    await throttle.record_success(uow, "staff", email)
     secret = tokens.new_secret()
     token_id = await token_store.add(
         uow,

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Integer,
     LargeBinary,
     MetaData,
     Table,
@@ -126,9 +127,30 @@ invitations = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-login_failures = Table(
+login_failures = Table(  # the two-factor challenge's throttle
     "login_failures",
     metadata,
     Column("subject", Text, nullable=False),
     Column("failed_at", DateTime(timezone=True), nullable=False),
+)
+
+sign_in_attempts_by_address = Table(
+    "sign_in_attempts_by_address",
+    metadata,
+    Column("kind", Text, primary_key=True),
+    Column("email", Text, primary_key=True),
+    Column("address", Text, primary_key=True),
+    Column("attempts", Integer, nullable=False),
+    Column("window_started_at", DateTime(timezone=True), nullable=False),
+    Column("succeeded_at", DateTime(timezone=True)),
+)
+
+sign_in_attempts_by_email = Table(
+    "sign_in_attempts_by_email",
+    metadata,
+    Column("kind", Text, primary_key=True),
+    Column("email", Text, primary_key=True),
+    Column("attempts", Integer, nullable=False),
+    Column("last_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("next_allowed_at", DateTime(timezone=True), nullable=False),
 )
