@@ -75,7 +75,7 @@ def costly_identity(stack: Stack) -> Iterator[tuple[str, Process]]:
         PLIXA_IDENTITY_PORT=str(port),
         PLIXA_IDENTITY_ADDR=f"127.0.0.1:{port}",
     )
-    env.pop("PLIXA_PASSWORD_HASH_CONCURRENCY", None)
+    env.pop("PLIXA_SCRYPT_CONCURRENCY", None)
     process = Process(
         "identity-costly",
         [sys.executable, "-m", "services.identity"],
@@ -118,9 +118,9 @@ def test_thirty_parallel_sign_ins_at_production_cost_keep_identity_small(
     responses = burst(url, requests)
     elapsed = time.monotonic() - started
     statuses = [r.status_code for r in responses]
-    assert set(statuses) <= {201, 401, 503}, statuses
     for response in responses:
         assert_enveloped(response)
+    assert set(statuses) <= {201, 401, 503}, f"{statuses}\n{process.log_tail(60)}"
     busy = [r for r in responses if r.status_code == 503]
     # 30 hashes of ~0.35 s on two slots take over 5 s; a request waits at most 2 s for a slot.
     assert busy, statuses

@@ -29,11 +29,9 @@ class IdentitySettings(ServiceSettings):
         return cls(
             **cls.common(name),
             scrypt_log_n=setting_int("PLIXA_SCRYPT_LOG_N", 17, minimum=10, maximum=20),
-            hash_concurrency=setting_int(
-                "PLIXA_PASSWORD_HASH_CONCURRENCY", 2, minimum=1, maximum=64
-            ),
+            hash_concurrency=setting_int("PLIXA_SCRYPT_CONCURRENCY", 2, minimum=1, maximum=64),
             hash_wait_seconds=setting_float(
-                "PLIXA_PASSWORD_HASH_WAIT_SECONDS", 2.0, minimum=0.1, maximum=60
+                "PLIXA_SCRYPT_WAIT_SECONDS", 2.0, minimum=0.1, maximum=60
             ),
             encryption_key=encryption_key(),
             panel_url=setting_url("PLIXA_PANEL_URL", "http://127.0.0.1:3000"),

@@ -33,8 +33,11 @@ def _email(email: str) -> str:
     return email.strip().lower()
 
 
-def _seconds_until(moment: datetime, now: datetime) -> int:
-    return max(1, math.ceil((moment - now).total_seconds()))
+def _seconds_until(moment: datetime, now: datetime, longest: timedelta) -> int:
+    """Whole seconds to wait, within [1, longest]: parallel claims read the clock before they
+    queue on the row, so `moment` may come from a claim that read it a little later."""
+    wait = math.ceil((moment - now).total_seconds())
+    return max(1, min(wait, int(longest.total_seconds())))
 
 
 async def claim_attempt(uow: UnitOfWork, kind: str, email: str) -> None:
@@ -45,7 +48,7 @@ async def claim_attempt(uow: UnitOfWork, kind: str, email: str) -> None:
     claim = await store.claim_for_address(uow, kind, email, client_address(), now, ADDRESS_WINDOW)
     if claim.attempts > MAX_PER_ADDRESS:
         raise rate_limited(
-            _seconds_until(claim.window_started_at + ADDRESS_WINDOW, now),
+            _seconds_until(claim.window_started_at + ADDRESS_WINDOW, now, ADDRESS_WINDOW),
             "Too many failed sign-in attempts. Try again later.",
         )
     if claim.succeeded_at is not None and claim.succeeded_at > now - KNOWN_ADDRESS_FOR:
@@ -64,7 +67,7 @@ async def claim_attempt(uow: UnitOfWork, kind: str, email: str) -> None:
         # Raising rolls the address count back too: a refused attempt costs no guess there.
         next_allowed = await store.email_next_allowed(uow, kind, email)
         raise rate_limited(
-            _seconds_until(next_allowed or now, now),
+            _seconds_until(next_allowed or now, now, MAX_EMAIL_DELAY),
             "Too many failed sign-in attempts for this account. Try again later.",
         )
 
@@ -81,7 +84,7 @@ async def claim_check(uow: UnitOfWork, kind: str, key: str) -> None:
     claim = await store.claim_for_address(uow, kind, key, "", now, ADDRESS_WINDOW)
     if claim.attempts > MAX_PER_ADDRESS:
         raise rate_limited(
-            _seconds_until(claim.window_started_at + ADDRESS_WINDOW, now),
+            _seconds_until(claim.window_started_at + ADDRESS_WINDOW, now, ADDRESS_WINDOW),
             "Too many failed attempts. Try again later.",
         )
 
@@ -106,7 +109,8 @@ async def refuse_if_throttled(uow: UnitOfWork, subject: str) -> None:
     count, oldest = await store.failures_since(uow, subject, now - WINDOW)
     if count >= MAX_FAILURES and oldest is not None:
         raise rate_limited(
-            _seconds_until(oldest + WINDOW, now), "Too many failed attempts. Try again later."
+            _seconds_until(oldest + WINDOW, now, WINDOW),
+            "Too many failed attempts. Try again later.",
         )
 
 
