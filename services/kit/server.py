@@ -95,7 +95,7 @@ class ServiceApp(Generic[S]):
     async def run(self, settings: S) -> None:
         clock = SystemClock()
         db = Database(create_engine(settings.database_url, self.name), self.name, clock)
-        nats = NatsLink(settings.nats_url, f"plixa-{self.name}")
+        nats = NatsLink(settings.nats_url, f"plixa-{self.name}", self.name, settings.nats_password)
         nats.start()
         ctx = ServiceContext(settings, db, nats, clock)
 

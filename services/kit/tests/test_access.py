@@ -221,5 +221,5 @@ def test_the_cache_never_admits_what_verification_refuses() -> None:
 def test_the_cache_is_bounded() -> None:
     verifier = PrincipalVerifier(SECRET, max_entries=2)
     for user_id in range(5):
-        verifier.verify(dict(sign(owner(user_id=user_id + 1), SECRET, M, R)))
+        verifier.verify(dict(sign(owner(user_id=user_id + 1), SECRET, M, R)), M, R)
     assert len(verifier._verified) == 2

@@ -16,8 +16,8 @@ from services.kit.principal import (
     ANONYMOUS,
     PRINCIPAL_METADATA_KEY,
     PrincipalVerifier,
-    sign,
     service_principal,
+    sign,
     verify,
 )
 from services.kit.server import register_servicer
