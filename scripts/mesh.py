@@ -55,8 +55,22 @@ def wait_for(check: Callable[[], object], what: str, timeout: float = 30.0) -> N
     raise TimeoutError(f"{what} did not come up within {timeout:.0f}s")
 
 
-def grpc_serving(address: str) -> bool:
-    with grpc.insecure_channel(address) as channel:
+def grpc_serving(address: str, env: dict[str, str] | None = None) -> bool:
+    """Whether the service answers SERVING; over TLS when `env` (the process's) names a CA,
+    presenting its certificate."""
+    ca = (env or {}).get("PLIXA_GRPC_TLS_CA")
+    if ca:
+        env = env or {}
+        key, cert = (env.get(n) for n in ("PLIXA_GRPC_TLS_KEY", "PLIXA_GRPC_TLS_CERT"))
+        credentials = grpc.ssl_channel_credentials(
+            Path(ca).read_bytes(),
+            Path(key).read_bytes() if key else None,
+            Path(cert).read_bytes() if cert else None,
+        )
+        channel = grpc.secure_channel(address, credentials)
+    else:
+        channel = grpc.insecure_channel(address)
+    with channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(), timeout=1.0
         )
@@ -301,7 +315,7 @@ class Stack:
         process = self.processes[service]
         address = f"127.0.0.1:{self.ports[service]}"
         try:
-            wait_for(lambda: process.running and grpc_serving(address), service)
+            wait_for(lambda: process.running and grpc_serving(address, process.env), service)
             process.ready_after = time.monotonic() - process.started_at
         except TimeoutError as exc:
             raise RuntimeError(f"{service} failed to start:\n{process.log_tail()}") from exc

@@ -28,6 +28,7 @@ from services.kit.errors import (
 from services.kit.interceptors import REQUEST_ID_KEY
 from services.kit.logs import request_id_var
 from services.kit.principal import sign
+from services.kit.tls import GrpcTls, channel_credentials, grpc_tls
 
 Metadata = Sequence[tuple[str, str | bytes]]
 ResponseT = TypeVar("ResponseT", bound=Message)
@@ -104,8 +105,12 @@ class ServiceClient:
         *,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         options: Sequence[tuple[str, int]] = tuple(CHANNEL_OPTIONS),
+        tls: GrpcTls | None = None,
     ) -> None:
+        """`tls`: how channels are secured; by default the process's settings (services/kit/
+        tls.py), plaintext when those name no certificates."""
         self.secret = secret
+        self.tls = tls or grpc_tls()
         self.address_of = address_of
         self.timeout = timeout
         self.options = list(options)
@@ -116,7 +121,12 @@ class ServiceClient:
     def channel(self, service: str) -> grpc.aio.Channel:
         channel = self._channels.get(service)
         if channel is None:
-            channel = grpc.aio.insecure_channel(self.address_of(service), options=self.options)
+            address = self.address_of(service)
+            if self.tls is None:
+                channel = grpc.aio.insecure_channel(address, options=self.options)
+            else:
+                credentials = channel_credentials(self.tls)
+                channel = grpc.aio.secure_channel(address, credentials, options=self.options)
             self._channels[service] = channel
         return channel
 
