@@ -56,16 +56,13 @@ def wait_for(check: Callable[[], object], what: str, timeout: float = 30.0) -> N
 
 
 def grpc_serving(address: str, env: dict[str, str] | None = None) -> bool:
-    """Whether the service answers SERVING; over TLS when `env` (the process's) names a CA,
-    presenting its certificate."""
-    ca = (env or {}).get("PLIXA_GRPC_TLS_CA")
-    if ca:
-        env = env or {}
-        key, cert = (env.get(n) for n in ("PLIXA_GRPC_TLS_KEY", "PLIXA_GRPC_TLS_CERT"))
+    """Whether the service answers SERVING; over mutual TLS when the process's `env` sets
+    PLIXA_GRPC_TLS_DIR (services/kit/tls.py)."""
+    folder = (env or {}).get("PLIXA_GRPC_TLS_DIR")
+    if folder:
+        read = Path(folder).joinpath
         credentials = grpc.ssl_channel_credentials(
-            Path(ca).read_bytes(),
-            Path(key).read_bytes() if key else None,
-            Path(cert).read_bytes() if cert else None,
+            read("ca.crt").read_bytes(), read("tls.key").read_bytes(), read("tls.crt").read_bytes()
         )
         channel = grpc.secure_channel(address, credentials)
     else:

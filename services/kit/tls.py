@@ -1,11 +1,12 @@
-"""TLS for gRPC between the gateway and the services, from certificate paths in the settings:
+"""TLS for gRPC between the gateway and the services, from one setting: PLIXA_GRPC_TLS_DIR, a
+folder laid out as a Kubernetes TLS Secret mounts it (cert-manager adds ca.crt):
 
-- PLIXA_GRPC_TLS_CERT / PLIXA_GRPC_TLS_KEY: this process's certificate and key (PEM). A service
-  serves TLS with them; a client presents them (mutual TLS).
-- PLIXA_GRPC_TLS_CA: the CA (PEM) peers' certificates must chain to. Clients verify services
-  with it; a service that has it also requires and verifies client certificates (mTLS).
+- tls.crt / tls.key: this process's certificate and key (PEM). A service serves TLS with them;
+  a client presents them (mutual TLS).
+- ca.crt: the CA peers' certificates must chain to. Clients verify services with it, and a
+  service requires a client certificate signed by it.
 
-None of them set: plaintext, for local runs. In production deploy/ sets all three."""
+Unset: plaintext, for local runs. deploy/ mounts the plixa-grpc-tls Secret and sets it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import grpc
 
 from services.kit.config import SettingError, setting
 
+CA_FILE, CERT_FILE, KEY_FILE = "ca.crt", "tls.crt", "tls.key"
+
 
 @dataclass(frozen=True)
 class GrpcTls:
@@ -24,34 +27,24 @@ class GrpcTls:
     key: bytes = field(default=b"", repr=False)
 
 
-def _read(name: str) -> bytes:
-    path = setting(name, "").strip()
-    if not path:
-        return b""
+def _read(folder: Path, name: str) -> bytes:
     try:
-        return Path(path).read_bytes()
+        return (folder / name).read_bytes()
     except OSError as error:
-        raise SettingError(name, f"names a file that cannot be read: {error}") from None
+        raise SettingError("PLIXA_GRPC_TLS_DIR", f"lacks a readable {name}: {error}") from None
 
 
 def grpc_tls() -> GrpcTls | None:
-    """The process's gRPC TLS settings, or None (plaintext) when none is set."""
-    ca = _read("PLIXA_GRPC_TLS_CA")
-    cert = _read("PLIXA_GRPC_TLS_CERT")
-    key = _read("PLIXA_GRPC_TLS_KEY")
-    if not (ca or cert or key):
+    """The process's gRPC TLS material, or None (plaintext) when PLIXA_GRPC_TLS_DIR is unset."""
+    folder = setting("PLIXA_GRPC_TLS_DIR", "").strip()
+    if not folder:
         return None
-    if bool(cert) != bool(key):
-        raise SettingError("PLIXA_GRPC_TLS_KEY", "and PLIXA_GRPC_TLS_CERT go together")
-    if not ca:
-        raise SettingError("PLIXA_GRPC_TLS_CA", "is needed to verify peers when TLS is on")
-    return GrpcTls(ca=ca, cert=cert, key=key)
+    path = Path(folder)
+    return GrpcTls(ca=_read(path, CA_FILE), cert=_read(path, CERT_FILE), key=_read(path, KEY_FILE))
 
 
 def server_credentials(tls: GrpcTls) -> grpc.ServerCredentials:
     """Serves with the process's certificate and requires a client certificate from the CA."""
-    if not tls.cert:
-        raise SettingError("PLIXA_GRPC_TLS_CERT", "is needed to serve gRPC over TLS")
     return grpc.ssl_server_credentials(
         [(tls.key, tls.cert)], root_certificates=tls.ca, require_client_auth=True
     )

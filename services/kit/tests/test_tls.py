@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 from plixa.common.v1 import health_pb2
 from scripts.mesh import Stack
 from services.kit.client import ServiceClient, ServiceUnavailable
-from services.kit.tls import GrpcTls
+from services.kit.tls import CA_FILE, CERT_FILE, KEY_FILE, GrpcTls
 
 ADMIN_URL = os.environ.get(
     "PLIXA_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -65,34 +65,28 @@ def issue(
     return builder.sign(signer or key, hashes.SHA256()), key
 
 
-def write_pki(folder: Path) -> dict[str, str]:
-    """A CA and one certificate it signed; the TLS settings naming them."""
+def write_pki(folder: Path) -> Path:
+    """A CA and one certificate it signed, laid out as PLIXA_GRPC_TLS_DIR expects."""
     ca, ca_key = issue("plixa-test-ca", None, None)
     cert, key = issue("plixa-service", ca.subject, ca_key)
-    files = {
-        "PLIXA_GRPC_TLS_CA": ca.public_bytes(serialization.Encoding.PEM),
-        "PLIXA_GRPC_TLS_CERT": cert.public_bytes(serialization.Encoding.PEM),
-        "PLIXA_GRPC_TLS_KEY": pem(key),
-    }
-    settings = {}
-    for name, content in files.items():
-        path = folder / name.lower()
-        path.write_bytes(content)
-        settings[name] = str(path)
-    return settings
+    (folder / CA_FILE).write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (folder / CERT_FILE).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / KEY_FILE).write_bytes(pem(key))
+    return folder
 
 
 @pytest.fixture(scope="module")
 def tls_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, GrpcTls]]:
     """billing, started as a real process with the TLS settings."""
-    settings = write_pki(tmp_path_factory.mktemp("pki"))
+    folder = write_pki(tmp_path_factory.mktemp("pki"))
+    settings = {"PLIXA_GRPC_TLS_DIR": str(folder)}
     stack = Stack.for_tests(ADMIN_URL, services=("billing",), extra_env=settings)
     try:
         stack.start()  # waits for SERVING over mTLS
         tls = GrpcTls(
-            ca=Path(settings["PLIXA_GRPC_TLS_CA"]).read_bytes(),
-            cert=Path(settings["PLIXA_GRPC_TLS_CERT"]).read_bytes(),
-            key=Path(settings["PLIXA_GRPC_TLS_KEY"]).read_bytes(),
+            ca=(folder / CA_FILE).read_bytes(),
+            cert=(folder / CERT_FILE).read_bytes(),
+            key=(folder / KEY_FILE).read_bytes(),
         )
         yield f"127.0.0.1:{stack.ports['billing']}", tls
     finally:
