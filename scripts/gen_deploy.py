@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from services.kit.nats_auth import PROCESSES, server_config
+from services.kit.nats_auth import server_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -368,11 +368,12 @@ def migrations_job(services: ServiceList) -> Manifest:
     }
 
 
-def nats_config() -> Manifest:
+def nats_config(services: ServiceList) -> Manifest:
     """nats-server's configuration: one user per process, allowed only its own subjects
     (services/kit/nats_auth.py). Passwords are read from the NATS pod's environment
     (`<PROCESS>_NATS_PASSWORD`, from the `<process>-nats-password` keys of plixa-secrets)."""
-    passwords = {p: f"${p.upper()}_NATS_PASSWORD" for p in PROCESSES}
+    processes = [*services.services, services.gateway.name]
+    passwords = {p: f"${p.upper()}_NATS_PASSWORD" for p in processes}
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -431,7 +432,7 @@ def render(services: ServiceList) -> dict[str, str]:
             network_policy(w),
             *(volume_claim(w, v) for v in w.volumes),
         )
-    files[f"{GENERATED}/nats.yaml"] = dump(nats_config())
+    files[f"{GENERATED}/nats.yaml"] = dump(nats_config(services))
     files = {path: HEADER + text for path, text in files.items()}
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",

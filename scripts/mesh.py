@@ -244,7 +244,12 @@ class Stack:
         store.mkdir(exist_ok=True)
         config = self.workdir / "nats.conf"
         config.write_text(
-            server_config(self.nats_passwords, f"127.0.0.1:{self.nats_port}", str(store), operator)
+            server_config(
+                {p: self.nats_passwords[p] for p in PROCESSES},
+                f"127.0.0.1:{self.nats_port}",
+                str(store),
+                operator,
+            )
         )
         self.nats_process = Process(
             "nats", [NATS_SERVER, "-c", str(config)], dict(os.environ), self.workdir / "nats.log"

@@ -65,18 +65,18 @@ def permissions(process: str) -> dict[str, list[str]]:
 def server_config(
     passwords: dict[str, str], listen: str, store_dir: str, operator_password: str = ""
 ) -> str:
-    """A nats-server configuration with one user per process. A value given as `$NAME` is left
-    for nats-server to read from its environment (deploy/); `operator_password` adds an
-    unrestricted `operator` user (the test harness)."""
+    """A nats-server configuration with one user per process of `passwords` (process ->
+    password). A value given as `$NAME` is left for nats-server to read from its environment
+    (deploy/); `operator_password` adds an unrestricted `operator` user (the test harness)."""
 
     def value(text: str) -> str:
         return text if text.startswith("$") else json.dumps(text)
 
     users = []
-    for process in PROCESSES:
+    for process, password in passwords.items():
         allowed = permissions(process)
         users.append(
-            f"    {{user: {json.dumps(process)}, password: {value(passwords[process])}, "
+            f"    {{user: {json.dumps(process)}, password: {value(password)}, "
             "permissions: {"
             f"publish: {{allow: {json.dumps(allowed['publish'])}}}, "
             f"subscribe: {{allow: {json.dumps(allowed['subscribe'])}}}}}}}"
