@@ -382,6 +382,10 @@ class Outcome:
 PROFILED = {0: ("gateway", "identity"), 1: ("identity",), 2: (BASELINE,)}
 
 
+AUTHENTICATE = "/plixa.identity.v1.IdentityInternal/AuthenticateToken"
+GET_ME = "/plixa.identity.v1.Identity/GetMe"
+
+
 async def run(deployment: Deployment, args: argparse.Namespace) -> Outcome:
     Interrupt.task = asyncio.current_task()
     stack = deployment.stack
@@ -397,7 +401,10 @@ async def run(deployment: Deployment, args: argparse.Namespace) -> Outcome:
                 channel
             ).AuthenticateToken(
                 internal_pb2.AuthenticateTokenRequest(token=deployment.token),
-                metadata=sign(service_principal("bench"), secret),
+                metadata=[
+                    (REQUEST_ID_KEY, "bench-auth"),
+                    *sign(service_principal("bench"), secret, AUTHENTICATE, "bench-auth"),
+                ],
                 timeout=10,
             )
             get_me = identity_pb2_grpc.IdentityStub(channel).GetMe
@@ -407,7 +414,10 @@ async def run(deployment: Deployment, args: argparse.Namespace) -> Outcome:
                 principal.request_id = request_id
                 reply: identity_pb2.Me = await get_me(
                     empty_pb2.Empty(),
-                    metadata=[(REQUEST_ID_KEY, request_id), *sign(principal, secret)],
+                    metadata=[
+                        (REQUEST_ID_KEY, request_id),
+                        *sign(principal, secret, GET_ME, request_id),
+                    ],
                     timeout=10,
                 )
                 if not reply.user.id:

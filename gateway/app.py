@@ -93,7 +93,7 @@ class Gateway:
     def build(cls, settings: GatewaySettings) -> Gateway:
         routes = discover_routes()
         upstreams = Upstreams(settings.addresses, settings.internal_secret)
-        nats_link = NatsLink(settings.nats_url, "plixa-gateway")
+        nats_link = NatsLink(settings.nats_url, "plixa-gateway", "gateway", settings.nats_password)
         cache = TokenCache(settings.token_cache_seconds)
         nats_link.reconnect_hooks.append(cache.clear)
         return cls(

@@ -8,6 +8,7 @@ from services.kit.config import (
     SERVICES,
     environment,
     internal_secret,
+    nats_password,
     nats_url,
     service_address,
     setting,
@@ -60,6 +61,7 @@ class GatewaySettings:
     limits: dict[str, Limit]
     internal_secret: bytes
     nats_url: str
+    nats_password: str = field(repr=False)
     trusted_proxies: str
     cors_origins: frozenset[str]
     idempotency_ttl_seconds: int
@@ -78,6 +80,7 @@ class GatewaySettings:
             limits=parse_limits(setting("PLIXA_RATE_LIMITS", "")),
             internal_secret=internal_secret(),
             nats_url=nats_url(),
+            nats_password=nats_password(),
             # Whose X-Forwarded-For is believed (public routes are limited per client address).
             trusted_proxies=setting("PLIXA_TRUSTED_PROXIES", "127.0.0.1"),
             # Browser origins allowed by CORS: none in production unless named.

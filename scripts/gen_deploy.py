@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from services.kit.nats_auth import server_config
+
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 SERVICE_LIST = DEPLOY / "services.yaml"
@@ -25,6 +27,11 @@ NAMESPACE = "plixa"
 IMAGE = "plixa/backend:latest"
 CONFIG_MAP = "plixa-config"
 SECRET = "plixa-secrets"
+# Every process's gRPC certificate (tls.crt, tls.key) and the CA (ca.crt), e.g. from cert-manager;
+# its SANs name every service. Mounted at PLIXA_GRPC_TLS_DIR (services/kit/tls.py).
+GRPC_TLS_SECRET = "plixa-grpc-tls"
+GRPC_TLS_DIR = "/etc/plixa/grpc-tls"
+NATS_CONFIG_MAP = "plixa-nats-config"
 MIGRATIONS_JOB = "plixa-migrations"
 NAME_LABEL = "app.kubernetes.io/name"
 PART_OF = {"app.kubernetes.io/part-of": NAMESPACE}
@@ -73,6 +80,7 @@ class ServiceList:
         return {
             "PLIXA_INTERNAL_SECRET": "internal-secret",
             f"PLIXA_{upper}_DATABASE_URL": f"{service}-database-url",
+            "PLIXA_NATS_PASSWORD": f"{service}-nats-password",  # its own NATS user
             **self.services[service].secrets,
         }
 
@@ -91,6 +99,8 @@ class ServiceList:
                 f"postgresql://plixa_{name}:CHANGE-ME@postgres:5432/{NAMESPACE}"
             )
             keys[f"{name}-db-password"] = "CHANGE-ME"
+        for name in [*self.services, self.gateway.name]:
+            keys[f"{name}-nats-password"] = "CHANGE-ME: 32+ random characters"
         return keys
 
 
@@ -146,9 +156,10 @@ def container_security() -> Manifest:
     }
 
 
-def grpc_probe(port: int, period: int, failures: int) -> Manifest:
+def grpc_probe(w: Workload, period: int, failures: int) -> Manifest:
+    """The kubelet's gRPC probe cannot speak mutual TLS: services/kit/probe.py asks instead."""
     return {
-        "grpc": {"port": port},
+        "exec": {"command": ["python", "-m", "services.kit.probe", str(w.port), w.name]},
         "initialDelaySeconds": 0,
         "periodSeconds": period,
         "timeoutSeconds": 2,
@@ -171,9 +182,9 @@ def probes(w: Workload) -> Manifest:
             },
         }
     return {
-        "startupProbe": grpc_probe(w.port, period=2, failures=30),
-        "livenessProbe": grpc_probe(w.port, period=10, failures=3),
-        "readinessProbe": grpc_probe(w.port, period=5, failures=3),
+        "startupProbe": grpc_probe(w, period=2, failures=30),
+        "livenessProbe": grpc_probe(w, period=10, failures=3),
+        "readinessProbe": grpc_probe(w, period=5, failures=3),
     }
 
 
@@ -195,11 +206,13 @@ def deployment(w: Workload, secret_env: dict[str, str]) -> Manifest:
         "securityContext": container_security(),
         "volumeMounts": [
             {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "grpc-tls", "mountPath": GRPC_TLS_DIR, "readOnly": True},
             *({"name": v.name, "mountPath": v.mount_path} for v in w.volumes),
         ],
     }
     volumes = [
         {"name": "tmp", "emptyDir": {}},
+        {"name": "grpc-tls", "secret": {"secretName": GRPC_TLS_SECRET, "defaultMode": 0o440}},
         *(
             {"name": v.name, "persistentVolumeClaim": {"claimName": f"{w.name}-{v.name}"}}
             for v in w.volumes
@@ -355,6 +368,20 @@ def migrations_job(services: ServiceList) -> Manifest:
     }
 
 
+def nats_config(services: ServiceList) -> Manifest:
+    """nats-server's configuration: one user per process, allowed only its own subjects
+    (services/kit/nats_auth.py). Passwords are read from the NATS pod's environment
+    (`<PROCESS>_NATS_PASSWORD`, from the `<process>-nats-password` keys of plixa-secrets)."""
+    processes = [*services.services, services.gateway.name]
+    passwords = {p: f"${p.upper()}_NATS_PASSWORD" for p in processes}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": NATS_CONFIG_MAP, "namespace": NAMESPACE, "labels": dict(PART_OF)},
+        "data": {"nats.conf": server_config(passwords, "0.0.0.0:4222", "/data/jetstream")},
+    }
+
+
 def secret_example(services: ServiceList) -> Manifest:
     return {
         "apiVersion": "v1",
@@ -384,7 +411,13 @@ def render(services: ServiceList) -> dict[str, str]:
         f"{GENERATED}/config.yaml": dump(config_map(services)),
         f"{GENERATED}/migrations-job.yaml": dump(migrations_job(services)),
         f"{GENERATED}/gateway.yaml": dump(
-            deployment(gateway, {"PLIXA_INTERNAL_SECRET": "internal-secret"}),
+            deployment(
+                gateway,
+                {
+                    "PLIXA_INTERNAL_SECRET": "internal-secret",
+                    "PLIXA_NATS_PASSWORD": "gateway-nats-password",
+                },
+            ),
             service(gateway),
             autoscaler(gateway),
             disruption_budget(gateway),
@@ -399,6 +432,7 @@ def render(services: ServiceList) -> dict[str, str]:
             network_policy(w),
             *(volume_claim(w, v) for v in w.volumes),
         )
+    files[f"{GENERATED}/nats.yaml"] = dump(nats_config(services))
     files = {path: HEADER + text for path, text in files.items()}
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -22,6 +23,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import grpc
 import httpx
@@ -29,6 +31,7 @@ import httpx
 from plixa.common.v1 import health_pb2, health_pb2_grpc
 from services.kit.config import SERVICE_PORTS, SERVICES
 from services.kit.migrations import migrate_all
+from services.kit.nats_auth import PROCESSES, server_config
 
 ROOT = Path(__file__).resolve().parent.parent
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
@@ -52,8 +55,19 @@ def wait_for(check: Callable[[], object], what: str, timeout: float = 30.0) -> N
     raise TimeoutError(f"{what} did not come up within {timeout:.0f}s")
 
 
-def grpc_serving(address: str) -> bool:
-    with grpc.insecure_channel(address) as channel:
+def grpc_serving(address: str, env: dict[str, str] | None = None) -> bool:
+    """Whether the service answers SERVING; over mutual TLS when the process's `env` sets
+    PLIXA_GRPC_TLS_DIR (services/kit/tls.py)."""
+    folder = (env or {}).get("PLIXA_GRPC_TLS_DIR")
+    if folder:
+        read = Path(folder).joinpath
+        credentials = grpc.ssl_channel_credentials(
+            read("ca.crt").read_bytes(), read("tls.key").read_bytes(), read("tls.crt").read_bytes()
+        )
+        channel = grpc.secure_channel(address, credentials)
+    else:
+        channel = grpc.insecure_channel(address)
+    with channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(), timeout=1.0
         )
@@ -202,6 +216,9 @@ class Stack:
     processes: dict[str, Process] = field(default_factory=dict)
     nats_process: Process | None = None
     nats_port: int = 0
+    # The private NATS's per-process passwords (services/kit/nats_auth.py); empty: none sent
+    # beyond the development default, which a NATS without authentication ignores.
+    nats_passwords: dict[str, str] = field(default_factory=dict)
     storage_dir: Path | None = None  # uploaded files; a volume in Kubernetes
     supervisor: Supervisor | None = None
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -215,16 +232,27 @@ class Stack:
     # ── infrastructure ────────────────────────────────────────────────────────────────────
 
     def start_nats(self) -> None:
+        """A private nats-server with JetStream and one user per process, allowed only its own
+        subjects; `nats_url` carries the unrestricted `operator` login the tests use."""
         if not self.nats_port:
             self.nats_port = free_port()
-            self.nats_url = f"nats://127.0.0.1:{self.nats_port}"
+        if not self.nats_passwords:
+            self.nats_passwords = {p: secrets.token_hex(16) for p in (*PROCESSES, "operator")}
+        operator = self.nats_passwords["operator"]
+        self.nats_url = f"nats://operator:{operator}@127.0.0.1:{self.nats_port}"
         store = self.workdir / "jetstream"
         store.mkdir(exist_ok=True)
+        config = self.workdir / "nats.conf"
+        config.write_text(
+            server_config(
+                {p: self.nats_passwords[p] for p in PROCESSES},
+                f"127.0.0.1:{self.nats_port}",
+                str(store),
+                operator,
+            )
+        )
         self.nats_process = Process(
-            "nats",
-            [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.nats_port), "-js", "-sd", str(store)],
-            dict(os.environ),
-            self.workdir / "nats.log",
+            "nats", [NATS_SERVER, "-c", str(config)], dict(os.environ), self.workdir / "nats.log"
         )
         self.nats_process.start()
         wait_for(lambda: socket.create_connection(("127.0.0.1", self.nats_port), 0.2), "NATS")
@@ -237,7 +265,7 @@ class Stack:
         env = dict(os.environ)
         env.update(
             PLIXA_DATABASE_URL=self.database_url,
-            PLIXA_NATS_URL=self.nats_url,
+            PLIXA_NATS_URL=without_credentials(self.nats_url),
             PLIXA_STORAGE_DIR=str(self.storage_dir or self.workdir / "storage"),
             PYTHONUNBUFFERED="1",
         )
@@ -265,11 +293,18 @@ class Stack:
             self.wait_service(service)
         return self
 
+    def process_env(self, process: str) -> dict[str, str]:
+        """The environment of one process: the shared one plus its own NATS password."""
+        env = self.env()
+        if process in self.nats_passwords:
+            env["PLIXA_NATS_PASSWORD"] = self.nats_passwords[process]
+        return env
+
     def start_service(self, service: str, wait: bool = True) -> None:
         process = Process(
             service,
             [sys.executable, "-m", f"services.{service}"],
-            self.env(),
+            self.process_env(service),
             self.workdir / f"{service}.log",
         )
         with self.lock:  # a supervisor never sees it before it started
@@ -282,7 +317,7 @@ class Stack:
         process = self.processes[service]
         address = f"127.0.0.1:{self.ports[service]}"
         try:
-            wait_for(lambda: process.running and grpc_serving(address), service)
+            wait_for(lambda: process.running and grpc_serving(address, process.env), service)
             process.ready_after = time.monotonic() - process.started_at
         except TimeoutError as exc:
             raise RuntimeError(f"{service} failed to start:\n{process.log_tail()}") from exc
@@ -292,7 +327,7 @@ class Stack:
     ) -> str:
         """Starts a gateway process and returns its base URL."""
         port = port or (8000 if self.fixed_ports and name == "gateway" else free_port())
-        process_env = self.env()
+        process_env = self.process_env("gateway")
         process_env.update(PLIXA_GATEWAY_PORT=str(port), **(env or {}))
         process = Process(
             name, [sys.executable, "-m", "gateway"], process_env, self.workdir / f"{name}.log"
@@ -343,6 +378,14 @@ class Stack:
             check=False,
             capture_output=True,
         )
+
+
+def without_credentials(url: str) -> str:
+    """A NATS URL without its user and password (each process logs in as itself)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 _DROP_DATABASE = """

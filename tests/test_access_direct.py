@@ -67,9 +67,9 @@ def refused_callers(rpc: Rpc, secret: bytes) -> list[tuple[str, Metadata, grpc.S
     assert access.declared, f"{rpc.path} declares no access"
 
     def signed(principal: Principal) -> Metadata:
-        return sign(principal, secret)
+        return sign(principal, secret, rpc.path, "")  # bound to this RPC; no x-request-id
 
-    forged = sign(member(), b"not-the-secret")
+    forged = sign(member(), b"not-the-secret", rpc.path, "")
     unsigned: Metadata = [(PRINCIPAL_METADATA_KEY, dict(signed(member()))[PRINCIPAL_METADATA_KEY])]
     cases: list[tuple[str, Metadata, grpc.StatusCode, str]] = [
         ("badly signed", forged, UNAUTHENTICATED, "INVALID_PRINCIPAL"),
@@ -184,7 +184,7 @@ def test_a_member_called_directly_is_served(api: httpx.Client, stack: Stack, sec
         call(
             f"127.0.0.1:{stack.ports['identity']}",
             "/plixa.identity.v1.Identity/GetMe",
-            sign(principal, secret),
+            sign(principal, secret, "/plixa.identity.v1.Identity/GetMe", ""),
         )
     )
     assert status == grpc.StatusCode.OK

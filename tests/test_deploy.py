@@ -74,7 +74,7 @@ def test_one_line_adds_a_service_with_all_its_pieces(tmp_path: Path) -> None:
     pieces = {(d["kind"], d["metadata"]["name"]) for d in docs}
     assert {(kind, "newcomer") for kind in PIECES} | {("NetworkPolicy", "newcomer-grpc")} <= pieces
     assert "generated/newcomer.yaml" in yaml.safe_load(files["kustomization.yaml"])["resources"]
-    [config] = [d for d in docs if d["kind"] == "ConfigMap"]
+    [config] = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == CONFIG_MAP]
     assert config["data"]["PLIXA_NEWCOMER_ADDR"] == "newcomer:50099"
     [example] = [d for d in docs if d["kind"] == "Secret"]
     assert {"newcomer-database-url", "newcomer-db-password"} <= set(example["stringData"])
@@ -303,8 +303,14 @@ def test_service_ports_commands_and_probes_match_the_code(name: str) -> None:
     c = container(by_kind("Deployment")[name])
     assert c["command"] == ["python", "-m", f"services.{name}"]
     assert [p["containerPort"] for p in c["ports"]] == [port]
-    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-        assert c[probe]["grpc"]["port"] == port, probe
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):  # mTLS: not the kubelet's
+        assert c[probe]["exec"]["command"] == [
+            "python",
+            "-m",
+            "services.kit.probe",
+            str(port),
+            name,
+        ], probe
     [svc_port] = by_kind("Service")[name]["spec"]["ports"]
     assert svc_port["port"] == port
     assert config_data()[f"PLIXA_{name.upper()}_ADDR"] == f"{name}:{port}"
@@ -435,3 +441,16 @@ def test_only_the_gateway_and_declared_callers_reach_grpc_ports(name: str) -> No
     assert all(set(source) == {NAME_LABEL} for source in sources), "only pod selectors by name"
     allowed = {"gateway", *SERVICE_LIST.services[name].callers}
     assert sorted(s[NAME_LABEL] for s in sources) == sorted(allowed)
+
+
+@pytest.mark.parametrize("name", deployment_names())
+def test_each_process_has_its_grpc_certificate_and_its_own_nats_user(name: str) -> None:
+    deployment = by_kind("Deployment")[name]
+    mounts = {m["name"]: m for m in container(deployment)["volumeMounts"]}
+    assert mounts["grpc-tls"]["mountPath"] == config_data()["PLIXA_GRPC_TLS_DIR"]
+    volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+    assert volumes["grpc-tls"]["secret"]["secretName"] == gen_deploy.GRPC_TLS_SECRET
+    password = env_entries(deployment)["PLIXA_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert password == {"name": SECRET, "key": f"{name}-nats-password"}
+    nats_conf = by_kind("ConfigMap")[gen_deploy.NATS_CONFIG_MAP]["data"]["nats.conf"]
+    assert f"password: ${name.upper()}_NATS_PASSWORD" in nats_conf

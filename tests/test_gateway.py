@@ -165,12 +165,18 @@ def test_health_and_readiness(api: httpx.Client) -> None:
     assert checks["nats"] == "serving"
 
 
+GET_USERS = "/plixa.identity.v1.IdentityInternal/GetUsers"
+
+
 def test_principals_are_only_trusted_with_a_valid_signature(stack: Stack) -> None:
     forged = Principal(kind=Principal.KIND_USER, user_id=1, tenant_id=1, role="owner")
     secret = stack.env().get("PLIXA_INTERNAL_SECRET", DEV_INTERNAL_SECRET).encode()
     with grpc.insecure_channel(f"127.0.0.1:{stack.ports['identity']}") as channel:
         stub = identity_pb2_grpc.IdentityStub(channel)
-        for metadata in (sign(forged, b"not-the-secret"), ()):
+        for metadata in (
+            sign(forged, b"not-the-secret", "/plixa.identity.v1.Identity/GetMe", ""),
+            (),
+        ):
             with pytest.raises(grpc.RpcError) as refused:
                 stub.GetMe(empty_pb2.Empty(), metadata=metadata, timeout=5)
             assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
@@ -178,12 +184,12 @@ def test_principals_are_only_trusted_with_a_valid_signature(stack: Stack) -> Non
         # Internal RPCs answer only a signed service principal: not a member, not anonymous.
         internal = internal_pb2_grpc.IdentityInternalStub(channel)
         request = internal_pb2.GetUsersRequest(tenant_id=1, ids=[1])
-        for metadata in (sign(forged, secret), ()):
+        for metadata in (sign(forged, secret, GET_USERS, ""), ()):
             with pytest.raises(grpc.RpcError) as refused:
                 internal.GetUsers(request, metadata=metadata, timeout=5)
             assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
         answer = internal.GetUsers(
-            request, metadata=sign(service_principal("inbox"), secret), timeout=5
+            request, metadata=sign(service_principal("inbox"), secret, GET_USERS, ""), timeout=5
         )
         assert isinstance(answer, internal_pb2.GetUsersResponse)
 

@@ -9,7 +9,7 @@ response with its trailing metadata, or the raw `grpc.aio.AioRpcError`."""
 
 from __future__ import annotations
 
-import time
+import os
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -28,6 +28,7 @@ from services.kit.errors import (
 from services.kit.interceptors import REQUEST_ID_KEY
 from services.kit.logs import request_id_var
 from services.kit.principal import sign
+from services.kit.tls import GrpcTls, channel_credentials, grpc_tls
 
 Metadata = Sequence[tuple[str, str | bytes]]
 ResponseT = TypeVar("ResponseT", bound=Message)
@@ -104,20 +105,28 @@ class ServiceClient:
         *,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         options: Sequence[tuple[str, int]] = tuple(CHANNEL_OPTIONS),
+        tls: GrpcTls | None = None,
     ) -> None:
+        """`tls`: how channels are secured; by default the process's settings (services/kit/
+        tls.py), plaintext when those name no certificates."""
         self.secret = secret
+        self.tls = tls or grpc_tls()
         self.address_of = address_of
         self.timeout = timeout
         self.options = list(options)
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._callables: dict[tuple[str, str], grpc.aio.UnaryUnaryMultiCallable] = {}
-        self._signatures: dict[bytes, tuple[int, list[tuple[str, str | bytes]]]] = {}
         _open_clients.add(self)
 
     def channel(self, service: str) -> grpc.aio.Channel:
         channel = self._channels.get(service)
         if channel is None:
-            channel = grpc.aio.insecure_channel(self.address_of(service), options=self.options)
+            address = self.address_of(service)
+            if self.tls is None:
+                channel = grpc.aio.insecure_channel(address, options=self.options)
+            else:
+                credentials = channel_credentials(self.tls)
+                channel = grpc.aio.secure_channel(address, credentials, options=self.options)
             self._channels[service] = channel
         return channel
 
@@ -135,20 +144,6 @@ class ServiceClient:
             self._callables[key] = found
         return found
 
-    def _signed(self, principal: Principal) -> list[tuple[str, str | bytes]]:
-        """The principal's signed metadata, reused within the second it was stamped (the callee
-        then verifies it once, from its own cache)."""
-        key = principal.SerializeToString(deterministic=True)
-        now = int(time.time())
-        cached = self._signatures.get(key)
-        if cached is not None and cached[0] == now:
-            return cached[1]
-        if len(self._signatures) >= 4096:
-            self._signatures.clear()
-        signed = sign(principal, self.secret)
-        self._signatures[key] = (now, signed)
-        return signed
-
     async def invoke(
         self,
         service: str,
@@ -162,11 +157,11 @@ class ServiceClient:
     ) -> tuple[ResponseT, Metadata]:
         """The response and its trailing metadata; a failed call raises grpc.aio.AioRpcError."""
         # A service calling on while serving a request passes that request's id along.
-        metadata: list[tuple[str, str | bytes]] = [
-            (REQUEST_ID_KEY, request_id or request_id_var.get())
-        ]
+        # A call outside any request (a job) gets an id of its own: the signature is bound to it.
+        request_id = request_id or request_id_var.get() or os.urandom(8).hex()
+        metadata: list[tuple[str, str | bytes]] = [(REQUEST_ID_KEY, request_id)]
         if principal is not None:
-            metadata += self._signed(principal)
+            metadata += sign(principal, self.secret, method, request_id)
         call = self._callable(service, method, response_class)(
             request, timeout=timeout or self.timeout, metadata=metadata
         )

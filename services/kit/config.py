@@ -157,6 +157,15 @@ def nats_url() -> str:
     return setting("PLIXA_NATS_URL", "nats://127.0.0.1:4222")
 
 
+DEV_NATS_PASSWORD = "plixa-local-nats-only"
+
+
+def nats_password() -> str:
+    """This process's NATS password; its NATS user is its own name (services/kit/nats_auth.py).
+    A NATS without authentication (a local one) ignores it."""
+    return secret_setting("PLIXA_NATS_PASSWORD", DEV_NATS_PASSWORD)
+
+
 def service_address(service: str) -> str:
     """Where a service's gRPC server answers, e.g. PLIXA_IDENTITY_ADDR=identity:50051."""
     return setting(f"PLIXA_{service.upper()}_ADDR", f"127.0.0.1:{SERVICE_PORTS[service]}")
@@ -209,6 +218,7 @@ class ServiceSettings:
     grpc_port: int
     database_url: str
     nats_url: str
+    nats_password: str = field(repr=False)
     internal_secret: bytes = field(repr=False)  # secrets stay out of logs and reprs
     shutdown_grace_seconds: float
     max_message_bytes: int
@@ -225,6 +235,7 @@ class ServiceSettings:
             ),
             "database_url": service_database_url(name),
             "nats_url": nats_url(),
+            "nats_password": nats_password(),
             "internal_secret": internal_secret(),
             "shutdown_grace_seconds": setting_float(
                 "PLIXA_SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0

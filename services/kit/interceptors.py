@@ -77,11 +77,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             started = time.perf_counter() if logged else 0.0
             outcome = "OK"
             metadata = dict(context.invocation_metadata() or ())
-            request_token = request_id_var.set(str(metadata.get(REQUEST_ID_KEY, "")))
+            request_id = str(metadata.get(REQUEST_ID_KEY, ""))
+            request_token = request_id_var.set(request_id)
             tenant_token = tenant_id_var.set(0)
             try:
                 try:
-                    principal = verifier.verify(metadata)
+                    principal = verifier.verify(metadata, method, request_id)
                     tenant_id_var.set(principal.tenant_id)
                     refused = access.refusal(principal)
                     if refused is not None:

@@ -19,9 +19,15 @@ log = logging.getLogger("plixa.messaging")
 class NatsLink:
     """Connects in the background and keeps reconnecting; users await `ready()`."""
 
-    def __init__(self, url: str, name: str) -> None:
+    def __init__(
+        self, url: str, name: str, user: str | None = None, password: str | None = None
+    ) -> None:
+        """`user`/`password`: the process's own NATS user (services/kit/nats_auth.py); None
+        connects with what the URL holds, if anything."""
         self.url = url
         self.name = name
+        self.user = user
+        self.password = password
         self.client: Client | None = None
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -38,6 +44,8 @@ class NatsLink:
                 self.client = await nats.connect(
                     self.url,
                     name=self.name,
+                    user=self.user,
+                    password=self.password,
                     allow_reconnect=True,
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5,

@@ -13,32 +13,50 @@ from services.kit.errors import DomainError, unauthenticated
 
 PRINCIPAL_METADATA_KEY = "plixa-principal-bin"
 SIGNATURE_METADATA_KEY = "plixa-principal-sig"
-MAX_SIGNATURE_AGE_SECONDS = 60
+MAX_SIGNATURE_AGE_SECONDS = 30
 
 ANONYMOUS = Principal(kind=Principal.KIND_ANONYMOUS)
 _current: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal", default=ANONYMOUS)
 
 
-def sign(principal: Principal, secret: bytes) -> list[tuple[str, str | bytes]]:
-    """Metadata carrying the principal and its HMAC-SHA256 signature."""
+def _mac(secret: bytes, blob: bytes, method: str, request_id: str) -> str:
+    """One HMAC-SHA256 over the principal, the full method name and the request id (each
+    length-prefixed), so a signature is good for that call only: not for another method, and
+    (with the 30 s window) not for another request."""
+    bound = method.encode() + b"\0" + request_id.encode()
+    message = b"%d:%b%b" % (len(bound), bound, blob)
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def sign(
+    principal: Principal, secret: bytes, method: str, request_id: str
+) -> list[tuple[str, str | bytes]]:
+    """Metadata carrying the principal and its signature for one call of `method`; the call
+    must carry `request_id` as its x-request-id."""
     stamped = Principal()
     stamped.CopyFrom(principal)
     stamped.issued_at_unix = int(time.time())
     blob = stamped.SerializeToString(deterministic=True)
-    signature = hmac.new(secret, blob, hashlib.sha256).hexdigest()
+    signature = _mac(secret, blob, method, request_id)
     return [(PRINCIPAL_METADATA_KEY, blob), (SIGNATURE_METADATA_KEY, signature)]
 
 
-def verify(metadata: dict[str, str | bytes], secret: bytes, now: float | None = None) -> Principal:
-    """The principal in the metadata, or ANONYMOUS when there is none; refuses a bad signature."""
+def verify(
+    metadata: dict[str, str | bytes],
+    secret: bytes,
+    method: str,
+    request_id: str,
+    now: float | None = None,
+) -> Principal:
+    """The principal in the metadata, or ANONYMOUS when there is none; refuses a signature that
+    is bad, too old, or made for another method or request id."""
     blob = metadata.get(PRINCIPAL_METADATA_KEY)
     signature = metadata.get(SIGNATURE_METADATA_KEY)
     if blob is None and signature is None:
         return ANONYMOUS
     if not isinstance(blob, bytes) or not isinstance(signature, str):
         raise _invalid()
-    expected = hmac.new(secret, blob, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature):
+    if not hmac.compare_digest(_mac(secret, blob, method, request_id), signature):
         raise _invalid()
     principal = Principal.FromString(blob)
     _check_age(principal, now)
@@ -56,32 +74,38 @@ def _check_age(principal: Principal, now: float | None) -> None:
 
 
 class PrincipalVerifier:
-    """`verify` with a small LRU keyed by the exact blob and signature: a caller sends the same
-    signed principal for every call within a second, so the HMAC and the parse run once. Only
-    verified pairs are kept, and the age window is re-checked on every hit. The cached Principal
-    is shared: handlers read it, never change it."""
+    """`verify` with a small LRU keyed by everything signed (blob, signature, method, request
+    id): a request that reaches the same method twice (a retry) is verified once. Only verified
+    entries are kept, and the age window is re-checked on every hit. The cached Principal is
+    shared: handlers read it, never change it."""
 
     def __init__(self, secret: bytes, max_entries: int = 1024) -> None:
         self.secret = secret
         self.max_entries = max_entries
-        self._verified: OrderedDict[tuple[bytes, str], Principal] = OrderedDict()
+        self._verified: OrderedDict[tuple[bytes, str, str, str], Principal] = OrderedDict()
 
-    def verify(self, metadata: dict[str, str | bytes], now: float | None = None) -> Principal:
+    def verify(
+        self,
+        metadata: dict[str, str | bytes],
+        method: str,
+        request_id: str,
+        now: float | None = None,
+    ) -> Principal:
         blob = metadata.get(PRINCIPAL_METADATA_KEY)
         signature = metadata.get(SIGNATURE_METADATA_KEY)
         if isinstance(blob, bytes) and isinstance(signature, str):
-            key = (blob, signature)
+            key = (blob, signature, method, request_id)
             cached = self._verified.get(key)
             if cached is not None:
                 self._verified.move_to_end(key)
                 _check_age(cached, now)
                 return cached
-            principal = verify(metadata, self.secret, now)
+            principal = verify(metadata, self.secret, method, request_id, now)
             self._verified[key] = principal
             if len(self._verified) > self.max_entries:
                 self._verified.popitem(last=False)
             return principal
-        return verify(metadata, self.secret, now)
+        return verify(metadata, self.secret, method, request_id, now)
 
 
 def current_principal() -> Principal:

@@ -26,6 +26,7 @@ from services.kit.jobs import PeriodicJob, run_periodically
 from services.kit.logs import configure_logging
 from services.kit.messaging import NatsLink
 from services.kit.outbox import OutboxRelay
+from services.kit.tls import GrpcTls, grpc_tls, server_credentials
 
 log = logging.getLogger("plixa.server")
 
@@ -95,7 +96,7 @@ class ServiceApp(Generic[S]):
     async def run(self, settings: S) -> None:
         clock = SystemClock()
         db = Database(create_engine(settings.database_url, self.name), self.name, clock)
-        nats = NatsLink(settings.nats_url, f"plixa-{self.name}")
+        nats = NatsLink(settings.nats_url, f"plixa-{self.name}", self.name, settings.nats_password)
         nats.start()
         ctx = ServiceContext(settings, db, nats, clock)
 
@@ -111,7 +112,7 @@ class ServiceApp(Generic[S]):
         for servicer in self.servicers(ctx):
             register_servicer(server, servicer)
         address = f"{settings.grpc_host}:{settings.grpc_port}"
-        server.add_insecure_port(address)
+        add_port(server, address, load_or_exit(grpc_tls, self.name))
         await server.start()
 
         background = [OutboxRelay(db.engine, self.name, nats, clock).run()]
@@ -137,6 +138,15 @@ class ServiceApp(Generic[S]):
         await nats.close()
         await db.dispose()
         log.info("stopped")
+
+
+def add_port(server: grpc.aio.Server, address: str, tls: GrpcTls | None) -> None:
+    """Serves TLS (requiring client certificates) when the settings name a certificate;
+    plaintext otherwise (local runs)."""
+    if tls is None:
+        server.add_insecure_port(address)
+    else:
+        server.add_secure_port(address, server_credentials(tls))
 
 
 def register_servicer(server: grpc.aio.Server, servicer: object) -> None:

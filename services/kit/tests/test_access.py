@@ -19,6 +19,7 @@ from services.kit.server import register_servicer
 from tests.principals import owner_principal
 
 SECRET = b"unit-test-secret"
+M, R = "/plixa.identity.v1.Identity/GetMe", "request-1"  # what a signature is bound to
 CONTRACT = load_contract_modules()
 
 
@@ -195,30 +196,30 @@ async def test_servicers_register_through_their_generated_base() -> None:
 
 def test_the_cache_returns_the_verified_principal_and_rechecks_its_age() -> None:
     verifier = PrincipalVerifier(SECRET, max_entries=2)
-    metadata = dict(sign(owner(), SECRET))
-    first = verifier.verify(metadata)
-    assert verifier.verify(metadata) is first  # a hit: no second HMAC or parse
+    metadata = dict(sign(owner(), SECRET, M, R))
+    first = verifier.verify(metadata, M, R)
+    assert verifier.verify(metadata, M, R) is first  # a hit: no second HMAC or parse
     with pytest.raises(DomainError) as expired:
-        verifier.verify(metadata, now=time.time() + 120)
+        verifier.verify(metadata, M, R, now=time.time() + 120)
     assert expired.value.code == "INVALID_PRINCIPAL"
 
 
 def test_the_cache_never_admits_what_verification_refuses() -> None:
     verifier = PrincipalVerifier(SECRET)
-    forged = dict(sign(owner(), b"another-secret"))
+    forged = dict(sign(owner(), b"another-secret", M, R))
     for _ in range(2):
         with pytest.raises(DomainError):
-            verifier.verify(forged)
-    signed = dict(sign(owner(role="agent"), SECRET))
-    verifier.verify(signed)
+            verifier.verify(forged, M, R)
+    signed = dict(sign(owner(role="agent"), SECRET, M, R))
+    verifier.verify(signed, M, R)
     tampered = dict(signed)
     tampered[PRINCIPAL_METADATA_KEY] = owner().SerializeToString(deterministic=True)
     with pytest.raises(DomainError):
-        verifier.verify(tampered)
+        verifier.verify(tampered, M, R)
 
 
 def test_the_cache_is_bounded() -> None:
     verifier = PrincipalVerifier(SECRET, max_entries=2)
     for user_id in range(5):
-        verifier.verify(dict(sign(owner(user_id=user_id + 1), SECRET)))
+        verifier.verify(dict(sign(owner(user_id=user_id + 1), SECRET, M, R)), M, R)
     assert len(verifier._verified) == 2

@@ -168,7 +168,10 @@ async def test_the_slow_handler_stops_at_the_callers_deadline_or_at_the_default(
     await asyncio.wait_for(PROGRESS_SERVICER.cancelled.wait(), 1)  # gRPC cancelled the handler
 
     PROGRESS_SERVICER.cancelled = asyncio.Event()
-    metadata = sign(service_principal("identity"), SECRET)
+    metadata = [
+        ("x-request-id", "slow-1"),
+        *sign(service_principal("identity"), SECRET, PROGRESS, "slow-1"),
+    ]
     async with grpc.aio.insecure_channel(target) as channel:
         unbounded = channel.unary_unary(
             PROGRESS,

@@ -22,6 +22,7 @@ from services.identity.settings import IdentitySettings
 from services.inbox.settings import InboxSettings
 from services.kit.config import (
     DEV_INTERNAL_SECRET,
+    DEV_NATS_PASSWORD,
     SettingError,
     environment,
     secret_setting,
@@ -33,6 +34,7 @@ from services.kit.crypto import DEV_ENCRYPTION_KEY, SecretBox
 
 REAL_SECRET = "a-real-internal-secret-of-some-length"
 REAL_KEY = Fernet.generate_key().decode()
+REAL_NATS_PASSWORD = "a-real-nats-password-of-some-length"
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +46,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def production(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
     monkeypatch.setenv("PLIXA_ENV", "production")
+    monkeypatch.setenv("PLIXA_NATS_PASSWORD", REAL_NATS_PASSWORD)  # unless `values` says otherwise
     for name, value in values.items():
         monkeypatch.setenv(name, value)
 
@@ -134,6 +137,27 @@ def test_production_refuses_missing_and_development_secrets(
         IdentitySettings.load()
 
 
+@pytest.mark.parametrize(
+    ("password", "refused"),
+    [
+        (None, "PLIXA_NATS_PASSWORD is unset"),
+        (DEV_NATS_PASSWORD, "PLIXA_NATS_PASSWORD is the development default"),
+        ("", "PLIXA_NATS_PASSWORD is empty"),
+    ],
+)
+def test_production_refuses_a_missing_or_development_nats_password(
+    monkeypatch: pytest.MonkeyPatch, password: str | None, refused: str
+) -> None:
+    production(monkeypatch, PLIXA_INTERNAL_SECRET=REAL_SECRET)
+    if password is None:
+        monkeypatch.delenv("PLIXA_NATS_PASSWORD")
+    else:
+        monkeypatch.setenv("PLIXA_NATS_PASSWORD", password)
+    for load in (lambda: InboxSettings.load("inbox"), GatewaySettings.load):
+        with pytest.raises(SettingError, match=refused):
+            load()
+
+
 def test_production_with_real_secrets_loads_typed_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     production(
         monkeypatch,
@@ -219,7 +243,11 @@ def refusal(module: str, env: dict[str, str], tmp_path: Path) -> str:
 def test_a_process_in_production_refuses_to_start_without_real_secrets(
     module: str, env: dict[str, str], variable: str, tmp_path: Path
 ) -> None:
-    said = refusal(module, {"PLIXA_ENV": "production", **env}, tmp_path)
+    said = refusal(
+        module,
+        {"PLIXA_ENV": "production", "PLIXA_NATS_PASSWORD": REAL_NATS_PASSWORD, **env},
+        tmp_path,
+    )
     assert f"refusing to start: {variable} " in said
 
 
@@ -235,6 +263,7 @@ def test_identity_in_production_with_real_secrets_starts_and_stops(tmp_path: Pat
         "PLIXA_ENV": "production",
         "PLIXA_INTERNAL_SECRET": REAL_SECRET,
         "PLIXA_ENCRYPTION_KEY": REAL_KEY,
+        "PLIXA_NATS_PASSWORD": REAL_NATS_PASSWORD,
         "PLIXA_IDENTITY_PORT": str(free_port()),
         "PLIXA_STORAGE_DIR": str(tmp_path / "storage"),
     }
