@@ -17,7 +17,8 @@ SECRET = b"unit-test-secret"
 
 def test_an_anonymous_caller_carries_its_address_signed() -> None:
     forwarded = with_client_address(None, "203.0.113.9")
-    received = verify(dict(sign(forwarded, SECRET)), SECRET)
+    method, request_id = "/plixa.identity.v1.Identity/Login", "req-1"
+    received = verify(dict(sign(forwarded, SECRET, method, request_id)), SECRET, method, request_id)
     assert received.kind == Principal.KIND_ANONYMOUS
     assert received.client_address == "203.0.113.9"
     token = set_current_principal(received)
