@@ -110,3 +110,21 @@ async def test_a_lost_connection_in_fastsql_is_logged_without_its_parameters(
     line = logged(failure.value)
     assert "length(" in line
     assert address not in line
+
+
+async def violate_a_unique_key(db: Database, address: str) -> None:
+    async with db.unit_of_work(MEMBER) as uow:
+        await uow.conn.execute(text("CREATE TEMPORARY TABLE accounts (email text UNIQUE)"))
+        for _ in range(2):
+            await uow.conn.execute(text("INSERT INTO accounts VALUES (:e)"), {"e": address})
+
+
+async def test_a_unique_violation_is_logged_without_the_row_postgresql_quotes(
+    db: Database,
+) -> None:
+    address = email()
+    with pytest.raises(DBAPIError) as failure:
+        await violate_a_unique_key(db, address)
+    line = logged(failure.value)
+    assert "accounts_email_key" in line  # the error itself is there
+    assert address not in line  # neither as a parameter nor in PostgreSQL's DETAIL line
