@@ -1,8 +1,9 @@
 """The gateway: one handler serves every /v1 route from the descriptor-built table.
 
-A request travels: match route → read body (size-limited) → resolve bearer (cached) → route
-policy → rate limit → transcode to protobuf → gRPC call with a deadline and a signed principal
-→ transcode the answer → the {data, meta, errors} envelope."""
+A request travels: match route → resolve bearer (cached; bad tokens counted per client address)
+→ route policy → rate limit → media type → read body (size-limited) → transcode to protobuf →
+gRPC call with a deadline and a signed principal → transcode the answer → the {data, meta,
+errors} envelope. Nothing of the body is read before the caller is known and counted."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from gateway.idempotency import HEADER as IDEMPOTENCY_HEADER
 from gateway.idempotency import Claim, Idempotency, fingerprint
 from gateway.openapi import build_openapi
 from gateway.policy import enforce
-from gateway.ratelimit import Decision, RateLimiter
+from gateway.ratelimit import AuthFailures, Decision, RateLimiter
 from gateway.routing import RouteTable
 from gateway.upstream import Metadata, Upstreams
 from plixa.common.v1 import http_body_pb2, options_pb2
@@ -85,6 +86,7 @@ class Gateway:
     upstreams: Upstreams
     auth: Authenticator
     limiter: RateLimiter
+    auth_failures: AuthFailures
     nats: NatsLink
     idempotency: Idempotency
     openapi: dict[str, Any]
@@ -94,14 +96,19 @@ class Gateway:
         routes = discover_routes()
         upstreams = Upstreams(settings.addresses, settings.internal_secret)
         nats_link = NatsLink(settings.nats_url, "plixa-gateway", "gateway", settings.nats_password)
-        cache = TokenCache(settings.token_cache_seconds)
+        cache = TokenCache(
+            settings.token_cache_seconds,
+            refused_ttl_seconds=settings.refused_token_cache_seconds,
+        )
+        limiter = RateLimiter(nats_link, settings.limits)
         nats_link.reconnect_hooks.append(cache.clear)
         return cls(
             settings=settings,
             table=RouteTable(routes),
             upstreams=upstreams,
             auth=Authenticator(upstreams, cache, settings.timeout_ms / 1000),
-            limiter=RateLimiter(nats_link, settings.limits),
+            limiter=limiter,
+            auth_failures=AuthFailures(limiter),
             nats=nats_link,
             idempotency=Idempotency(
                 nats_link, settings.internal_secret, settings.idempotency_ttl_seconds
@@ -128,22 +135,17 @@ class Gateway:
         # The path as routed (not request.url, which builds a whole URL object per request).
         route, params = self.table.match(request.method, request.scope["path"])
         rule = route.rule
-        body = await self._read_body(request, rule)
         principal = None
         if rule.access != options_pb2.ACCESS_PUBLIC:  # public routes ignore any bearer sent
-            principal = await self.auth.resolve(request.headers.get("authorization"), request_id)
+            principal = await self._authenticate(request, request_id)
         enforce(rule, route.verb, principal)
         if principal is not None:
             tenant_id_var.set(principal.tenant_id)
         decision = await self._rate_limit(route, principal, request)
         limit_headers = decision.headers() if decision else {}
         if decision and not decision.allowed:
-            raise GatewayError(
-                429,
-                "RATE_LIMITED",
-                "Too many requests. Slow down and retry later.",
-                headers=limit_headers,
-            )
+            raise _rate_limited(limit_headers)
+        body = await self._read_body(request, route)
         message = await self._build_request(route, params, request, body)
         timeout = (rule.timeout_ms or self.settings.timeout_ms) / 1000
         key = request.headers.get(IDEMPOTENCY_HEADER) if route.verb == "POST" else None
@@ -216,11 +218,45 @@ class Gateway:
             return Response(status_code=204, headers=limit_headers)
         return self._render(route, response, status, limit_headers)
 
-    async def _read_body(self, request: Request, rule: options_pb2.Route) -> bytes:
+    async def _authenticate(self, request: Request, request_id: str) -> Principal | None:
+        """The bearer's principal. A bad token is counted against the client address; past the
+        `auth_failure` limit the address gets 429, and identity is not asked at all."""
+        address = _subject(None, request)  # the client address
+
+        def unless_blocked() -> None:
+            if (blocked := self.auth_failures.blocked(address)) is not None:
+                raise _rate_limited(blocked.headers())
+
+        try:
+            return await self.auth.resolve(
+                request.headers.get("authorization"), request_id, unless_blocked
+            )
+        except GatewayError as error:
+            if error.status != 401:
+                raise
+            try:
+                decision = await self.auth_failures.record(address)
+            except (nats.errors.Error, TimeoutError, OSError) as exc:
+                log.warning("rate limiter unavailable, not counting a bad token: %s", exc)
+                raise error from None
+            if not decision.allowed:
+                raise _rate_limited(decision.headers()) from None
+            raise
+
+    async def _read_body(self, request: Request, route: RouteSpec) -> bytes:
         headers = request.headers
         if "content-length" not in headers and "transfer-encoding" not in headers:
             return b""  # HTTP/1.1: a request without either has no body (most GETs)
+        rule = route.rule
+        if not rule.body:
+            return b""  # the route reads nothing from a body: none is read (nor buffered)
         is_form = headers.get("content-type", "").startswith("multipart/form-data")
+        if is_form and not transcode.route_accepts_files(route):
+            raise GatewayError(
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "This route takes a JSON body (application/json), not multipart/form-data.",
+            )
         limit = rule.max_body_bytes or (
             self.settings.max_upload_bytes if is_form else self.settings.max_body_bytes
         )
@@ -256,7 +292,7 @@ class Gateway:
             if content_type.startswith("multipart/form-data"):
                 await self._fill_from_form(message, request, body, rule.body)
             else:
-                data = _parse_json(body)
+                data = transcode.parse_json_body(body)
                 target = message if rule.body == "*" else getattr(message, rule.body)
                 transcode.fill_message(target, data)
                 transcode.set_update_mask(message, list(data))  # requests with a mask only
@@ -428,16 +464,10 @@ def _too_large(limit: int) -> GatewayError:
     return GatewayError(413, "PAYLOAD_TOO_LARGE", f"The body may not exceed {limit} bytes.")
 
 
-def _parse_json(body: bytes) -> dict[str, Any]:
-    if not body.strip():
-        return {}
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise invalid_input("body", f"The body is not valid JSON: {exc}.") from None
-    if not isinstance(data, dict):
-        raise invalid_input("body", "The body must be a JSON object.")
-    return data
+def _rate_limited(headers: dict[str, str]) -> GatewayError:
+    return GatewayError(
+        429, "RATE_LIMITED", "Too many requests. Slow down and retry later.", headers=headers
+    )
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nats.aio.msg import Msg
@@ -40,10 +41,18 @@ class _Entry:
 
 
 class TokenCache:
-    def __init__(self, ttl_seconds: float, max_entries: int = 100_000) -> None:
+    def __init__(
+        self, ttl_seconds: float, max_entries: int = 100_000, refused_ttl_seconds: float = 5.0
+    ) -> None:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self._entries: dict[int, _Entry] = {}
+        # Tokens identity refused (no such token, wrong secret, expired, revoked), by the digest
+        # of the whole token: a refusal is final for that exact string (a token id issued later
+        # comes with a fresh random secret, which a cached guess cannot equal), so a hit never
+        # turns a valid token away. Short-lived anyway, and it only saves identity the repeats.
+        self.refused_ttl = refused_ttl_seconds
+        self._refused: dict[bytes, float] = {}
         # Bumped by every drop: a principal resolved before a drop may predate the change that
         # caused it (a revocation, a new plan), so it is used once but not kept (see put()).
         self.generation = 0
@@ -72,6 +81,17 @@ class TokenCache:
         self._entries[token_id] = _Entry(
             self._digest(token), principal, time.monotonic() + self.ttl
         )
+
+    def refused(self, token: str) -> bool:
+        expires_at = self._refused.get(self._digest(token))
+        return expires_at is not None and expires_at >= time.monotonic()
+
+    def put_refused(self, token: str) -> None:
+        if self.refused_ttl <= 0:
+            return
+        if len(self._refused) >= self.max_entries:
+            self._refused.clear()
+        self._refused[self._digest(token)] = time.monotonic() + self.refused_ttl
 
     def drop(self, token_id: int) -> None:
         self.generation += 1
@@ -114,8 +134,14 @@ class Authenticator:
         self.cache = cache
         self.timeout = timeout
 
-    async def resolve(self, authorization: str | None, request_id: str) -> Principal | None:
-        """The caller's principal; None without a bearer; 401 for a bad one."""
+    async def resolve(
+        self,
+        authorization: str | None,
+        request_id: str,
+        before_asking: Callable[[], None] | None = None,
+    ) -> Principal | None:
+        """The caller's principal; None without a bearer; 401 for a bad one. `before_asking`
+        runs before identity is asked (on a cache miss) and may refuse, e.g. with a 429."""
         if not authorization:
             return None
         scheme, _, token = authorization.partition(" ")
@@ -131,6 +157,10 @@ class Authenticator:
             copy = Principal()
             copy.CopyFrom(cached)
             return copy
+        if self.cache.refused(token):
+            raise unauthenticated("The bearer token is invalid or has expired.")
+        if before_asking is not None:
+            before_asking()
         generation = self.cache.generation
         try:
             principal, _ = await self.upstreams.call(
@@ -144,6 +174,7 @@ class Authenticator:
             )
         except GatewayError as error:
             if error.status == 401:
+                self.cache.put_refused(token)
                 raise unauthenticated("The bearer token is invalid or has expired.") from None
             raise
         self.cache.put(token_id, token, principal, generation)

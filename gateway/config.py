@@ -28,6 +28,9 @@ DEFAULT_LIMITS = {
     "default": Limit(600, 60),
     "auth": Limit(60, 60),
     "ai": Limit(10, 60),
+    # Requests refused for a bad bearer token, per client address: beyond it, 429 without
+    # asking identity (each unknown token would cost it an RPC and a query).
+    "auth_failure": Limit(30, 60),
 }
 
 
@@ -58,6 +61,7 @@ class GatewaySettings:
     max_body_bytes: int
     max_upload_bytes: int
     token_cache_seconds: float
+    refused_token_cache_seconds: float
     limits: dict[str, Limit]
     internal_secret: bytes
     nats_url: str
@@ -77,6 +81,8 @@ class GatewaySettings:
             max_body_bytes=setting_int("PLIXA_MAX_BODY_BYTES", 1024 * 1024),
             max_upload_bytes=setting_int("PLIXA_MAX_UPLOAD_BYTES", 16 * 1024 * 1024),
             token_cache_seconds=setting_float("PLIXA_TOKEN_CACHE_SECONDS", 30.0),
+            # How long a token identity refused is refused without asking it again.
+            refused_token_cache_seconds=setting_float("PLIXA_REFUSED_TOKEN_CACHE_SECONDS", 5.0),
             limits=parse_limits(setting("PLIXA_RATE_LIMITS", "")),
             internal_secret=internal_secret(),
             nats_url=nats_url(),

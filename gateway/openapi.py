@@ -18,6 +18,7 @@ from gateway.transcode import (
     message_type,
     page_request_field,
     public_fields,
+    route_accepts_files,
 )
 from plixa.common.v1 import options_pb2
 from services.kit.access import API_ACCESS_ERROR, PANEL_SESSION_REQUIRED
@@ -165,7 +166,7 @@ def _operation(route: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
     if rule.body:
         body = _body_schema(route, path_vars, schemas)
         content: dict[str, Any] = {"application/json": {"schema": body}}
-        if any(f.type == F.TYPE_BYTES for f in route.input.fields):
+        if route_accepts_files(route):
             form = _body_schema(route, path_vars, schemas, form=True)
             content["multipart/form-data"] = {"schema": form}
         operation["requestBody"] = {"required": True, "content": content}
@@ -241,6 +242,7 @@ ERROR_DESCRIPTIONS = {
     409: "Conflicts with the current state",
     410: "Gone",
     413: "The body is too large",
+    415: "The body's media type is not accepted here (multipart only where a file is taken)",
     422: "The input is invalid; each error names its field",
     429: "Too many requests; see Retry-After",
     503: "A service behind the gateway is unavailable; retry",
@@ -281,6 +283,8 @@ def error_codes(route: RouteSpec) -> dict[int, set[str]]:
     if rule.body:
         add(413, "PAYLOAD_TOO_LARGE")
         add(422, "VALIDATION_FAILED")
+        if not route_accepts_files(route):
+            add(415, "UNSUPPORTED_MEDIA_TYPE")
     elif any(constraints.rule_of(f) for f in route.input.fields):
         add(422, "VALIDATION_FAILED")
     if route.verb == "POST":  # Idempotency-Key

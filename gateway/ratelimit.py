@@ -151,3 +151,38 @@ class RateLimiter:
             return Decision(True, limit.requests, limit.requests - count - 1, reset)
         log.warning("rate limit contention on %s: letting the request through", key)
         return Decision(True, limit.requests, 0, reset)
+
+
+AUTH_FAILURE = "auth_failure"
+
+
+class AuthFailures:
+    """Requests refused for a bad bearer token, counted per client address in the shared
+    `auth_failure` class. Once an address is over the limit this replica remembers it until the
+    window ends, so the next bad tokens get 429 without a round trip and without asking identity
+    (another replica learns it at its own next failure, so each asks identity at most once more)."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self.limiter = limiter
+        self._blocked: dict[str, tuple[float, Decision]] = {}
+
+    def blocked(self, subject: str) -> Decision | None:
+        """The refusal in force for `subject`, if any."""
+        entry = self._blocked.get(subject)
+        if entry is None:
+            return None
+        until, decision = entry
+        now = time.monotonic()
+        if until <= now:
+            del self._blocked[subject]
+            return None
+        return Decision(False, decision.limit, 0, max(1, int(until - now)))
+
+    async def record(self, subject: str) -> Decision:
+        """Counts one failure; a refused Decision once the address is over its limit."""
+        decision = await self.limiter.hit(AUTH_FAILURE, subject)
+        if not decision.allowed:
+            if len(self._blocked) > 50_000:
+                self._blocked.clear()  # bounded memory; the shared count still holds
+            self._blocked[subject] = (time.monotonic() + decision.reset_seconds, decision)
+        return decision

@@ -9,11 +9,12 @@ timestamps as ISO-8601 with offset, every documented field present."""
 from __future__ import annotations
 
 import base64
+import json
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
@@ -21,6 +22,9 @@ from google.protobuf.message import Message
 from starlette.datastructures import UploadFile
 
 from gateway.errors import GatewayError, invalid_input
+
+if TYPE_CHECKING:
+    from gateway.discovery import RouteSpec
 
 F = FieldDescriptor
 INT_RANGES = {
@@ -46,6 +50,9 @@ JSON_WKT = (
 UPDATE_MASK = "update_mask"
 # A list's paging: its fields are query parameters of their own (`?cursor=…&limit=…`).
 PAGE_REQUEST = "plixa.common.v1.PageRequest"
+# Deeper JSON is refused: no request of the API nests anywhere near it, and a bound keeps every
+# walk over the data (ours, protobuf's Struct parsing) far from Python's recursion limit.
+MAX_JSON_DEPTH = 32
 
 
 def descriptor_of(message: Message) -> Descriptor:
@@ -158,6 +165,39 @@ def _parse_timestamp(value: Any, path: str) -> datetime:
     except ValueError:
         raise invalid_input(path, f"The {path} must be an ISO-8601 date-time.") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_json_body(body: bytes) -> dict[str, Any]:
+    """A JSON object body (an empty body is `{}`), at most MAX_JSON_DEPTH deep."""
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise invalid_input("body", f"The body is not valid JSON: {exc}.") from None
+    except RecursionError:  # the decoder's own guard, far deeper than the bound
+        data = None
+        too_deep = True
+    else:
+        too_deep = _deeper_than(data, MAX_JSON_DEPTH)
+    if too_deep:
+        raise invalid_input("body", f"The body may not nest deeper than {MAX_JSON_DEPTH} levels.")
+    if not isinstance(data, dict):
+        raise invalid_input("body", "The body must be a JSON object.")
+    return data
+
+
+def _deeper_than(value: Any, room: int) -> bool:
+    """Whether arrays and objects nest more than `room` levels (recursion stops at the bound)."""
+    if isinstance(value, dict):
+        children: Any = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return False
+    if room == 0:
+        return True
+    return any(_deeper_than(child, room - 1) for child in children)
 
 
 def fill_message(
@@ -295,6 +335,29 @@ def _refuse_contradiction(message: Message, field: FieldDescriptor, chosen: Any,
         same = same and message.HasField(key)  # a null in the body is no value to agree with
     if not same:
         raise invalid_input(key, f"The {key} in the query string contradicts the body.")
+
+
+FILE_SIBLINGS = ("_filename", "_content_type")
+
+
+@cache
+def accepts_files(descriptor: Descriptor) -> bool:
+    """Whether a body takes a file: a `bytes` field with a `<field>_filename` or
+    `<field>_content_type` sibling. Only such bodies may be sent as multipart/form-data."""
+    names = descriptor.fields_by_name
+    return any(
+        f.type == F.TYPE_BYTES and any(f.name + suffix in names for suffix in FILE_SIBLINGS)
+        for f in descriptor.fields
+    )
+
+
+def route_accepts_files(route: RouteSpec) -> bool:
+    """Whether the route's body (the request, or its `body` field) takes a file."""
+    body = route.rule.body
+    if not body:
+        return False
+    descriptor = route.input if body == "*" else route.input.fields_by_name[body].message_type
+    return descriptor is not None and accepts_files(descriptor)
 
 
 def apply_form(

@@ -22,7 +22,7 @@ ADMIN_URL = os.environ.get(
 TEST_ENV = {
     "PLIXA_SCRYPT_LOG_N": "14",
     "PLIXA_LOG_LEVEL": "INFO",
-    "PLIXA_RATE_LIMITS": "auth=10000/60",
+    "PLIXA_RATE_LIMITS": "auth=10000/60,auth_failure=10000/60",
     "PLIXA_IDENTITY_SWEEP_SECONDS": "0.5",  # scheduled jobs look often, so tests wait little
 }
 PASSWORD = "super-secret-pw"

@@ -77,29 +77,31 @@ def test_oversize_bodies_are_413(api: httpx.Client) -> None:
     assert streamed.status_code == 413
 
 
-def test_multipart_forms_are_transcoded(api: httpx.Client) -> None:
+def test_multipart_forms_are_transcoded_where_a_file_is_declared(api: httpx.Client) -> None:
     email = unique_email()
-    register(api, email=email)
+    owner = bearer(register(api, email=email)["token"])
+    # Multipart only where the body declares a file (the logo); elsewhere it is a 415.
     multipart = api.post(
         "/v1/auth/login",
         files={"email": (None, email), "password": (None, PASSWORD)},
     )
-    assert multipart.status_code == 200, multipart.text
-    assert multipart.json()["data"]["user"]["email"] == email
+    assert multipart.status_code == 415, multipart.text
+    assert errors_of(multipart)[0]["code"] == "UNSUPPORTED_MEDIA_TYPE"
     # Bodies are JSON or multipart; a urlencoded form is not JSON and says so.
     urlencoded = api.post("/v1/auth/login", data={"email": email, "password": PASSWORD})
     assert urlencoded.status_code == 422
     assert errors_of(urlencoded)[0]["field"] == "body"
 
     file_into_text = api.post(
-        "/v1/auth/login",
+        "/v1/workspace-config/logo",
         files={
-            "email": ("email.txt", b"x@example.com", "text/plain"),
-            "password": (None, PASSWORD),
+            "logo": ("logo.png", b"\x89PNG", "image/png"),
+            "logo_filename": ("name.txt", b"x.png", "text/plain"),
         },
+        headers=owner,
     )
     assert file_into_text.status_code == 422
-    assert errors_of(file_into_text)[0]["field"] == "email"
+    assert errors_of(file_into_text)[0]["field"] == "logo_filename"
 
 
 def test_request_id_is_set_echoed_and_logged(api: httpx.Client, stack: Stack) -> None:

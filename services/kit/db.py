@@ -53,6 +53,8 @@ def create_engine(url: str, schema: str, pool_size: int = 20) -> AsyncEngine:
         # restart fails one call and is replaced; recycling bounds how old a connection gets.
         pool_recycle=RECYCLE_SECONDS,
         connect_args={"server_settings": {"search_path": schema, "application_name": schema}},
+        # Errors and logs name the statement but not its values (emails, hashes, tokens).
+        hide_parameters=True,
     )
 
 

@@ -105,7 +105,8 @@ async def _lost(uow: Reads, sql: str, args: tuple[Any, ...], error: Exception) -
     if sync is not None and not sync.invalidated:
         uow.conn.sync_engine.pool._invalidate(sync.connection, error, _checkin=False)
     await uow.conn.invalidate(error)
-    return DBAPIError(sql, args, error, connection_invalidated=True)
+    # Without the values, as the engine reports its own errors (hide_parameters).
+    return DBAPIError(sql, args, error, hide_parameters=True, connection_invalidated=True)
 
 
 def select_list(model: type[Any], alias: str, prefix: str = "") -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
@@ -15,6 +16,11 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message",
     "asctime",
 }
+
+
+# PostgreSQL's DETAIL line quotes the row's values ("Key (email)=(…) already exists."); asyncpg
+# puts it in the error's text, which a traceback repeats even with hide_parameters.
+_PG_DETAIL = re.compile(r"^DETAIL:  .*$", re.MULTILINE)
 
 
 class JsonFormatter(logging.Formatter):
@@ -36,7 +42,9 @@ class JsonFormatter(logging.Formatter):
             entry["tenant_id"] = tenant_id
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = _PG_DETAIL.sub(
+                "DETAIL:  (hidden)", self.formatException(record.exc_info)
+            )
         return json.dumps(entry, default=str)
 
 

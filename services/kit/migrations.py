@@ -98,7 +98,7 @@ async def _ensure_role_and_schema(conn: AsyncConnection, service: str) -> None:
 
 async def migrate_service(service: str, admin_url: str | None = None) -> list[str]:
     """Applies the pending migrations of one service; returns the versions applied."""
-    engine = create_async_engine(asyncpg_url(admin_url or database_url()))
+    engine = create_async_engine(asyncpg_url(admin_url or database_url()), hide_parameters=True)
     applied: list[str] = []
     try:
         async with engine.connect() as conn:
@@ -160,7 +160,9 @@ async def ensure_database(admin_url: str | None = None) -> None:
     url = admin_url or database_url()
     base, _, name = url.rpartition("/")
     name = name.split("?")[0]
-    engine = create_async_engine(asyncpg_url(f"{base}/postgres"), isolation_level="AUTOCOMMIT")
+    engine = create_async_engine(
+        asyncpg_url(f"{base}/postgres"), isolation_level="AUTOCOMMIT", hide_parameters=True
+    )
     try:
         async with engine.connect() as conn:
             found = await conn.scalar(
