@@ -18,10 +18,11 @@ from services.identity.domain import onboarding
 from services.identity.domain.logos import LogoStorage
 from services.identity.domain.password_gate import PasswordGate
 from services.identity.domain.passwords import PasswordHasher
+from services.identity.domain.sessions import SessionPolicy
+from services.identity.domain.two_factor import FactorKeys
 from services.identity.events import billing as billing_events
 from services.identity.jobs import identity_jobs
 from services.identity.settings import IdentitySettings
-from services.kit.crypto import SecretBox
 from services.kit.server import ServiceApp, ServiceContext
 
 
@@ -38,11 +39,17 @@ def servicers(ctx: ServiceContext[IdentitySettings]) -> list[object]:
     settings = ctx.settings
     passwords = password_hasher(settings)
     gate = PasswordGate(ctx.db, passwords)
-    box = SecretBox(settings.encryption_key)
+    keys = FactorKeys.from_encryption_key(settings.encryption_key)
+    box = keys.box
+    policy = SessionPolicy(
+        idle=settings.session_idle,
+        lifetime=settings.session_lifetime,
+        staff_lifetime=settings.staff_session_lifetime,
+    )
     steps = OnboardingClient(onboarding.REMOTE_SERVICES, settings.internal_secret)
     return [
         IdentityApi(ctx.db, passwords),
-        TwoFactorApi(ctx.db, gate, box),
+        TwoFactorApi(ctx.db, gate, keys),
         SecurityApi(ctx.db),
         ApiTokensApi(ctx.db),
         TeamApi(ctx.db, passwords, box, settings.panel_url),
@@ -50,8 +57,8 @@ def servicers(ctx: ServiceContext[IdentitySettings]) -> list[object]:
         OnboardingApi(ctx.db, steps),
         AccountApi(ctx.db, gate, settings.deletion_grace),
         AvailabilityApi(ctx.db, settings.heartbeat_timeout),
-        StaffAuthApi(ctx.db, passwords),
-        IdentityInternalApi(ctx.db),
+        StaffAuthApi(ctx.db, passwords, keys),
+        IdentityInternalApi(ctx.db, policy),
     ]
 
 

@@ -10,6 +10,9 @@ from typing import Self
 from services.kit.config import ServiceSettings, setting, setting_float, setting_int, setting_url
 from services.kit.crypto import encryption_key
 
+HOUR = 3600
+DAY = 24 * HOUR
+
 
 @dataclass(frozen=True, kw_only=True)
 class IdentitySettings(ServiceSettings):
@@ -23,6 +26,9 @@ class IdentitySettings(ServiceSettings):
     deletion_grace: timedelta  # time to cancel an account deletion
     heartbeat_timeout: timedelta  # silence after which an available member is "away"
     sweep_seconds: float  # how often the away sweep and the deletion job run
+    session_idle: timedelta  # a panel session unused this long is refused (sliding)
+    session_lifetime: timedelta  # a panel session this old is refused, used or not
+    staff_session_lifetime: timedelta  # a staff session this old is refused
 
     @classmethod
     def load(cls, name: str = "identity") -> Self:
@@ -45,5 +51,16 @@ class IdentitySettings(ServiceSettings):
             ),
             sweep_seconds=setting_float(
                 "PLIXA_IDENTITY_SWEEP_SECONDS", 15.0, minimum=0.1, maximum=3600
+            ),
+            session_idle=timedelta(
+                seconds=setting_int("PLIXA_SESSION_IDLE_SECONDS", 30 * DAY, minimum=1)
+            ),
+            session_lifetime=timedelta(
+                seconds=setting_int("PLIXA_SESSION_LIFETIME_SECONDS", 90 * DAY, minimum=1)
+            ),
+            staff_session_lifetime=timedelta(
+                seconds=setting_int(
+                    "PLIXA_STAFF_SESSION_LIFETIME_SECONDS", 12 * HOUR, minimum=1, maximum=DAY
+                )
             ),
         )

@@ -60,7 +60,7 @@ def refusal(rule: options_pb2.Route, verb: str, principal: Principal | None) -> 
     if rule.access == options_pb2.ACCESS_STAFF:
         if principal.kind != Principal.KIND_STAFF:
             return _forbidden("This route is for Plixa staff.")
-        return None
+        return _staff_second_factor_refusal(rule, principal)
     if principal.kind != Principal.KIND_USER:
         return _forbidden("This route is for workspace members.")
     if not principal.tenant_id:
@@ -104,6 +104,27 @@ def refusal(rule: options_pb2.Route, verb: str, principal: Principal | None) -> 
         return forbidden(
             rule.feature_error or "PLAN_FEATURE_REQUIRED",
             f"Your plan does not include {rule.feature.replace('_', ' ')}.",
+        )
+    return None
+
+
+def _staff_second_factor_refusal(
+    rule: options_pb2.Route, principal: Principal
+) -> DomainError | None:
+    """Two-factor is mandatory for staff: a challenge token opens only the staff challenge, and a
+    staff token without a second factor opens only the routes allowed without one (enrolment)."""
+    if principal.two_factor_pending != rule.two_factor_challenge:
+        if principal.two_factor_pending:
+            return unauthenticated(
+                "TWO_FACTOR_CHALLENGE_REQUIRED",
+                "Complete the two-factor challenge at POST /v1/admin/auth/2fa-challenge first.",
+            )
+        return _forbidden("There is no two-factor challenge to complete.")
+    enrolled = rule.two_factor_challenge or principal.two_factor_enabled
+    if not enrolled and not rule.allowed_without_two_factor:
+        return forbidden(
+            "TWO_FACTOR_REQUIRED",
+            "Plixa staff must enrol a second factor first (POST /v1/admin/2fa/setup).",
         )
     return None
 

@@ -14,8 +14,9 @@ from services.kit.protos import to_proto
 
 
 class IdentityInternalApi(internal_pb2_grpc.IdentityInternalServicer):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, policy: sessions.SessionPolicy) -> None:
         self.db = db
+        self.policy = policy
 
     async def AuthenticateToken(
         self,
@@ -24,7 +25,7 @@ class IdentityInternalApi(internal_pb2_grpc.IdentityInternalServicer):
     ) -> Principal:
         # No transaction: one read, plus at most one single-statement touch of last_used_at.
         async with self.db.fast_reader(ANONYMOUS) as uow:
-            return await sessions.authenticate(uow, request.token)
+            return await sessions.authenticate(uow, request.token, self.policy)
 
     async def GetUsers(
         self, request: internal_pb2.GetUsersRequest, context: grpc.aio.ServicerContext

@@ -8,16 +8,16 @@ from google.protobuf import empty_pb2
 from plixa.identity.v1 import identity_pb2, two_factor_pb2, two_factor_pb2_grpc
 from services.identity.domain import two_factor
 from services.identity.domain.password_gate import PasswordGate
-from services.kit.crypto import SecretBox
+from services.identity.domain.two_factor import FactorKeys
 from services.kit.db import Database
 from services.kit.protos import optional, to_proto
 
 
 class TwoFactorApi(two_factor_pb2_grpc.TwoFactorServicer):
-    def __init__(self, db: Database, gate: PasswordGate, box: SecretBox) -> None:
+    def __init__(self, db: Database, gate: PasswordGate, keys: FactorKeys) -> None:
         self.db = db
         self.gate = gate
-        self.box = box
+        self.keys = keys
 
     async def GetTwoFactor(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
@@ -32,7 +32,7 @@ class TwoFactorApi(two_factor_pb2_grpc.TwoFactorServicer):
     ) -> two_factor_pb2.TwoFactorSetup:
         user = await self.gate.confirm(request.password)
         async with self.db.unit_of_work() as uow:
-            seed, uri = await two_factor.start_setup(uow, user, self.box)
+            seed, uri = await two_factor.start_setup(uow, user, self.keys.box)
         return two_factor_pb2.TwoFactorSetup(secret=seed, otpauth_uri=uri)
 
     async def ConfirmTwoFactor(
@@ -40,7 +40,7 @@ class TwoFactorApi(two_factor_pb2_grpc.TwoFactorServicer):
     ) -> two_factor_pb2.RecoveryCodes:
         user = await self.gate.current_user()
         async with self.db.unit_of_work() as uow:
-            codes = await two_factor.confirm(uow, user, request.code, self.box)
+            codes = await two_factor.confirm(uow, user, request.code, self.keys)
         return two_factor_pb2.RecoveryCodes(recovery_codes=codes)
 
     async def RegenerateRecoveryCodes(
@@ -48,7 +48,7 @@ class TwoFactorApi(two_factor_pb2_grpc.TwoFactorServicer):
     ) -> two_factor_pb2.RecoveryCodes:
         user = await self.gate.confirm(request.password)
         async with self.db.unit_of_work() as uow:
-            codes = await two_factor.regenerate_codes(uow, user)
+            codes = await two_factor.regenerate_codes(uow, user, self.keys)
         return two_factor_pb2.RecoveryCodes(recovery_codes=codes)
 
     async def RevokeRecoveryCode(
@@ -56,7 +56,7 @@ class TwoFactorApi(two_factor_pb2_grpc.TwoFactorServicer):
     ) -> two_factor_pb2.RemainingRecoveryCodes:
         user = await self.gate.confirm(request.password)
         async with self.db.unit_of_work() as uow:
-            remaining = await two_factor.revoke_code(uow, user, request.code)
+            remaining = await two_factor.revoke_code(uow, user, request.code, self.keys)
         return two_factor_pb2.RemainingRecoveryCodes(remaining=remaining)
 
     async def DisableTwoFactor(
@@ -73,7 +73,7 @@ class TwoFactorApi(two_factor_pb2_grpc.TwoFactorServicer):
         session = await two_factor.complete_challenge(
             self.db,
             self.gate,
-            self.box,
+            self.keys,
             code=optional(request, "code"),
             recovery_code=optional(request, "recovery_code"),
         )

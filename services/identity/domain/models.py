@@ -52,6 +52,13 @@ class Staff:
     name: str
     email: str
     password_hash: str = ""
+    two_factor_secret: str | None = None  # sealed (encrypted), never plain
+    two_factor_enabled_at: datetime | None = None
+    two_factor_last_step: int | None = None
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.two_factor_enabled_at is not None
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,7 @@ class StoredToken:
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -138,5 +146,10 @@ class Session:
 
 @dataclass(frozen=True)
 class StaffSession:
+    """A staff sign-in: a full session, or a token that opens only the challenge
+    (`two_factor`) or only two-factor enrolment (`two_factor_enrolment`)."""
+
     staff: Staff
     token: str
+    two_factor: bool = False
+    two_factor_enrolment: bool = False

@@ -65,8 +65,10 @@ recovery_codes = Table(
     "recovery_codes",
     metadata,
     Column("id", BigInteger, primary_key=True),
-    Column("user_id", BigInteger, ForeignKey("identity.users.id"), nullable=False),
+    Column("user_id", BigInteger, ForeignKey("identity.users.id")),
+    Column("staff_id", BigInteger, ForeignKey("identity.staff.id")),
     Column("code_hash", LargeBinary, nullable=False),
+    Column("legacy_sha256", Boolean, nullable=False),
     Column("used_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
@@ -79,6 +81,9 @@ staff = Table(
     Column("email", Text, nullable=False),
     Column("password_hash", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("two_factor_secret", Text),
+    Column("two_factor_enabled_at", DateTime(timezone=True)),
+    Column("two_factor_last_step", BigInteger),
 )
 
 tokens = Table(
