@@ -3,6 +3,8 @@ every member must have it."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import time
 from typing import Any
 
@@ -221,3 +223,95 @@ def test_requiring_two_factor_needs_the_owner_to_have_it(api: httpx.Client) -> N
     # Nobody can now switch their own 2FA off while the workspace requires it.
     off = api.request("DELETE", "/v1/me/2fa", headers=headers, json={"password": PASSWORD})
     assert off.status_code == 409
+
+
+def race(gateway_url: str, tokens: list[str], body: dict[str, str]) -> list[int]:
+    """Every challenge token posts the same body at once; the status of each answer."""
+
+    async def run() -> list[int]:
+        async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as client:
+            answers = await asyncio.gather(
+                *(
+                    client.post("/v1/auth/2fa-challenge", headers=bearer(t), json=body)
+                    for t in tokens
+                )
+            )
+        return [a.status_code for a in answers]
+
+    return asyncio.run(run())
+
+
+def test_one_totp_code_passes_one_of_parallel_challenges(
+    api: httpx.Client, gateway_url: str
+) -> None:
+    email = unique_email()
+    owner = register(api, email=email)
+    totp, _ = enable_two_factor(api, owner["token"])
+    challenges = [login(api, email)["token"] for _ in range(4)]
+    statuses = race(gateway_url, challenges, {"code": next_code(totp)})
+    assert sorted(statuses) == [200, 422, 422, 422], statuses
+
+
+def test_one_recovery_code_passes_one_of_parallel_challenges(
+    api: httpx.Client, gateway_url: str
+) -> None:
+    email = unique_email()
+    owner = register(api, email=email)
+    _, codes = enable_two_factor(api, owner["token"])
+    challenges = [login(api, email)["token"] for _ in range(4)]
+    statuses = race(gateway_url, challenges, {"recovery_code": codes[0]})
+    assert sorted(statuses) == [200, 422, 422, 422], statuses
+
+
+def test_recovery_codes_are_keyed_digests_and_legacy_ones_still_work_once(
+    api: httpx.Client, stack: Stack
+) -> None:
+    email = unique_email()
+    owner = register(api, email=email)
+    _, codes = enable_two_factor(api, owner["token"])
+    user_id = owner["user"]["id"]
+    stored = {
+        bytes(r["code_hash"])
+        for r in sql(
+            stack, "SELECT code_hash FROM identity.recovery_codes WHERE user_id = $1", user_id
+        )
+    }
+    assert len(stored) == 8
+    # Not bare SHA-256 (a leaked table would be brute-forced offline): HMAC under a server key.
+    assert not {hashlib.sha256(c.encode()).digest() for c in codes} & stored
+
+    # A code from before migration 0010 (bare SHA-256, marked legacy) still signs in, once.
+    legacy = "abcde-fghjk"
+    sql(
+        stack,
+        "INSERT INTO identity.recovery_codes (user_id, code_hash, legacy_sha256, created_at)"
+        " VALUES ($1, $2, true, now())",
+        user_id,
+        hashlib.sha256(legacy.encode()).digest(),
+    )
+    first = api.post(
+        "/v1/auth/2fa-challenge",
+        headers=bearer(login(api, email)["token"]),
+        json={"recovery_code": "ABCDE FGHJK"},
+    )
+    assert first.status_code == 200, first.text
+    again = api.post(
+        "/v1/auth/2fa-challenge",
+        headers=bearer(login(api, email)["token"]),
+        json={"recovery_code": legacy},
+    )
+    assert again.status_code == 422
+    # A keyed digest is never accepted as if it were a legacy one, nor the reverse.
+    sql(
+        stack,
+        "INSERT INTO identity.recovery_codes (user_id, code_hash, legacy_sha256, created_at)"
+        " VALUES ($1, $2, false, now())",
+        user_id,
+        hashlib.sha256(b"mnpqr-stuvw").digest(),
+    )
+    unmarked = api.post(
+        "/v1/auth/2fa-challenge",
+        headers=bearer(login(api, email)["token"]),
+        json={"recovery_code": "mnpqr-stuvw"},
+    )
+    assert unmarked.status_code == 422
