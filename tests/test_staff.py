@@ -296,3 +296,27 @@ def test_a_session_from_before_the_enrolment_opens_only_the_enrolment(
     refused = api.get("/v1/admin/me", headers=bearer(token))
     assert refused.status_code == 403 and errors_of(refused)[0]["code"] == "TWO_FACTOR_REQUIRED"
     assert api.post("/v1/admin/2fa/setup", headers=bearer(token)).status_code == 200
+
+
+def test_the_command_line_resets_a_lost_second_factor(api: httpx.Client, stack: Stack) -> None:
+    enrolled = enrol(api, new_staff(stack))
+    assert api.get("/v1/admin/me", headers=bearer(enrolled.token)).status_code == 200
+    reset = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.identity.cli",
+            "reset-staff-two-factor",
+            "--email",
+            enrolled.email,
+        ],
+        capture_output=True,
+        text=True,
+        env=stack.env(),
+        cwd=ROOT,
+        check=False,
+    )
+    assert reset.returncode == 0, reset.stderr
+    # Every session of the account ended; the next sign-in enrols again.
+    assert api.get("/v1/admin/me", headers=bearer(enrolled.token)).status_code == 401
+    assert staff_login(api, enrolled.email)["two_factor_enrolment"] is True

@@ -1,6 +1,12 @@
 """Staff accounts are made here, never through the API:
 
 python -m services.identity.cli create-staff --name "Ana" --email ana@plixa.app < password.txt
+
+The first sign-in enrols the account's TOTP second factor (mandatory for staff). A staff member
+who lost both the authenticator and the recovery codes is reset here (every session ends, and
+the next sign-in enrols again):
+
+python -m services.identity.cli reset-staff-two-factor --email ana@plixa.app
 """
 
 from __future__ import annotations
@@ -19,14 +25,18 @@ from services.kit.db import Database, create_engine
 from services.kit.errors import DomainError
 
 
-async def create_staff(name: str, email: str, password: str) -> int:
-    name, email = staff_domain.check_new_staff(name, email, password)
-    settings = load_or_exit(IdentitySettings.load, "identity.cli")
-    db = Database(
+def database(settings: IdentitySettings) -> Database:
+    return Database(
         create_engine(settings.database_url, "identity", pool_size=1),
         "identity",
         SystemClock(),
     )
+
+
+async def create_staff(name: str, email: str, password: str) -> int:
+    name, email = staff_domain.check_new_staff(name, email, password)
+    settings = load_or_exit(IdentitySettings.load, "identity.cli")
+    db = database(settings)
     try:
         password_hash = await password_hasher(settings).hash(password)
         async with db.unit_of_work() as uow:
@@ -38,13 +48,35 @@ async def create_staff(name: str, email: str, password: str) -> int:
         await db.dispose()
 
 
+async def reset_staff_two_factor(email: str) -> int:
+    db = database(load_or_exit(IdentitySettings.load, "identity.cli"))
+    try:
+        async with db.unit_of_work() as uow:
+            staff = await staff_domain.reset_two_factor(uow, email)
+        return staff.id
+    finally:
+        await db.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.identity.cli")
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-staff", help="create a Plixa staff account")
     create.add_argument("--name", required=True)
     create.add_argument("--email", required=True)
+    reset = commands.add_parser(
+        "reset-staff-two-factor", help="remove a staff account's second factor and sessions"
+    )
+    reset.add_argument("--email", required=True)
     args = parser.parse_args(argv)
+    if args.command == "reset-staff-two-factor":
+        try:
+            staff_id = asyncio.run(reset_staff_two_factor(args.email))
+        except DomainError as error:
+            print(f"refused: {error.message}", file=sys.stderr)
+            return 2
+        print(f"staff account {staff_id}: two-factor reset; the next sign-in enrols again")
+        return 0
     # The password never goes on the command line (it would show in ps and shell history).
     password = (
         getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")

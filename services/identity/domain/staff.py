@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from plixa.identity.v1 import events_pb2
 from services.identity.domain import sessions, throttle, tokens, two_factor
 from services.identity.domain.accounts import CHALLENGE_LIFETIME
 from services.identity.domain.credentials import check_password
 from services.identity.domain.models import Staff, StaffSession
 from services.identity.domain.two_factor import FactorKeys
+from services.identity.store import recovery_codes as code_store
+from services.identity.store import second_factor as factor_store
 from services.identity.store import staff as store
 from services.identity.store import tokens as token_store
 from services.identity.store.second_factor import Holder
@@ -136,4 +139,20 @@ async def me(uow: UnitOfWork) -> Staff:
     staff = await store.get(uow, uow.principal.staff_id)
     if staff is None:
         raise not_found("Staff account")
+    return staff
+
+
+async def reset_two_factor(uow: UnitOfWork, email: str) -> Staff:
+    """A staff account that lost its second factor (command line only): the factor and its
+    recovery codes go, and so does every token of the account, so the next sign-in enrols anew."""
+    staff = await store.find_by_email(uow, email.strip())
+    if staff is None:
+        raise not_found("Staff account")
+    await factor_store.clear(uow, _holder(staff))
+    await code_store.delete_all(uow, _holder(staff))
+    for token_id in await token_store.revoke_all_of_staff(uow, staff.id, uow.clock.now()):
+        uow.emit(
+            "identity.token.revoked",
+            events_pb2.TokenRevoked(token_id=token_id, staff_id=staff.id),
+        )
     return staff

@@ -64,6 +64,17 @@ async def revoke(uow: UnitOfWork, token_id: int, at: datetime) -> bool:
     return bool(result.rowcount)
 
 
+async def revoke_all_of_staff(uow: UnitOfWork, staff_id: int, at: datetime) -> list[int]:
+    """Revokes every live token of a staff account; the ids revoked."""
+    result = await uow.conn.execute(
+        update(tokens)
+        .where(tokens.c.staff_id == staff_id, tokens.c.revoked_at.is_(None))
+        .values(revoked_at=at)
+        .returning(tokens.c.id)
+    )
+    return [int(token_id) for token_id in result.scalars()]
+
+
 async def list_api(uow: UnitOfWork, page: PageQuery, now: datetime) -> Page[TokenRecord]:
     """A page of the caller's workspace's live API tokens (neither revoked nor expired); panel,
     challenge and staff tokens never appear."""
