@@ -57,7 +57,7 @@ def member(**changes: object) -> Principal:
     return owner_principal(**changes)
 
 
-STAFF = Principal(kind=Principal.KIND_STAFF, staff_id=1)
+STAFF = Principal(kind=Principal.KIND_STAFF, staff_id=1, two_factor_enabled=True)
 SERVICE = Principal(kind=Principal.KIND_SERVICE, service="inbox")
 
 
@@ -88,6 +88,20 @@ def refused_callers(rpc: Rpc, secret: bytes) -> list[tuple[str, Metadata, grpc.S
     if rule.access == options_pb2.ACCESS_STAFF:
         cases.append(("member on a staff route", signed(member()), DENIED, "FORBIDDEN"))
         cases.append(("service on a staff route", signed(SERVICE), DENIED, "FORBIDDEN"))
+        pending = signed(Principal(kind=Principal.KIND_STAFF, staff_id=1, two_factor_pending=True))
+        if rule.two_factor_challenge:
+            cases.append(("no staff challenge owed", signed(STAFF), DENIED, "FORBIDDEN"))
+            return cases
+        owed = (
+            "staff second factor owed",
+            pending,
+            UNAUTHENTICATED,
+            "TWO_FACTOR_CHALLENGE_REQUIRED",
+        )
+        cases.append(owed)
+        if not rule.allowed_without_two_factor:
+            enrolling = signed(Principal(kind=Principal.KIND_STAFF, staff_id=1))
+            cases.append(("staff not enrolled", enrolling, DENIED, "TWO_FACTOR_REQUIRED"))
         return cases
     cases.append(("staff on a member route", signed(STAFF), DENIED, "FORBIDDEN"))
     cases.append(("service on a member route", signed(SERVICE), DENIED, "FORBIDDEN"))

@@ -142,11 +142,36 @@ def test_the_challenge_route_is_the_only_one_a_pending_sign_in_opens() -> None:
 
 def test_staff_and_public_routes() -> None:
     staff_rule = options_pb2.Route(get="/v1/admin/me", access=options_pb2.ACCESS_STAFF)
-    assert code_of(staff_rule, "GET", Principal(kind=Principal.KIND_STAFF, staff_id=1)) is None
+    staff = Principal(kind=Principal.KIND_STAFF, staff_id=1, two_factor_enabled=True)
+    assert code_of(staff_rule, "GET", staff) is None
     assert code_of(staff_rule, "GET", owner()) == "FORBIDDEN"
     assert code_of(staff_rule, "GET", None) == "UNAUTHENTICATED"
     public = options_pb2.Route(post="/v1/auth/login", access=options_pb2.ACCESS_PUBLIC)
     assert code_of(public, "POST", None) is None
+
+
+def test_staff_need_their_second_factor() -> None:
+    """Two-factor is mandatory for staff: without it only the enrolment routes open; a challenge
+    token opens only the challenge."""
+    staff_rule = options_pb2.Route(get="/v1/admin/me", access=options_pb2.ACCESS_STAFF)
+    enrolment = options_pb2.Route(
+        post="/v1/admin/2fa/setup", access=options_pb2.ACCESS_STAFF, allowed_without_two_factor=True
+    )
+    challenge = options_pb2.Route(
+        post="/v1/admin/auth/2fa-challenge",
+        access=options_pb2.ACCESS_STAFF,
+        two_factor_challenge=True,
+    )
+    enrolling = Principal(kind=Principal.KIND_STAFF, staff_id=1)
+    assert code_of(staff_rule, "GET", enrolling) == "TWO_FACTOR_REQUIRED"
+    assert code_of(enrolment, "POST", enrolling) is None
+    assert code_of(challenge, "POST", enrolling) == "FORBIDDEN"
+    pending = Principal(kind=Principal.KIND_STAFF, staff_id=1, two_factor_pending=True)
+    assert code_of(staff_rule, "GET", pending) == "TWO_FACTOR_CHALLENGE_REQUIRED"
+    assert code_of(enrolment, "POST", pending) == "TWO_FACTOR_CHALLENGE_REQUIRED"
+    assert code_of(challenge, "POST", pending) is None
+    enrolled = Principal(kind=Principal.KIND_STAFF, staff_id=1, two_factor_enabled=True)
+    assert code_of(challenge, "POST", enrolled) == "FORBIDDEN"
 
 
 def test_rules_are_read_from_the_generated_descriptors() -> None:
