@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 
 import asyncpg
@@ -17,27 +16,13 @@ from services.kit.migrations import (
     migration_files,
     split_statements,
 )
-from tests.conftest import ADMIN_URL
+from tests.databases import scratch_database
 
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    base, _, _ = ADMIN_URL.rpartition("/")
-    name = f"plixa_kit_{uuid.uuid4().hex[:8]}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(ADMIN_URL)
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        await conn.close()
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(ADMIN_URL)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
-
-    asyncio.run(create())
-    yield f"{base}/{name}"
-    asyncio.run(drop())
+    with scratch_database() as url:
+        yield url
 
 
 def test_migrations_apply_once_as_the_service_role(database: str) -> None:

@@ -4,14 +4,11 @@ validated by field, and a cursor never widens the tenant scope of the query it i
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import BigInteger, Column, DateTime, MetaData, Numeric, Row, Table, Text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -27,7 +24,7 @@ from services.kit.paging import (
     encode_cursor,
     paginate,
 )
-from tests.conftest import ADMIN_URL
+from tests.databases import scratch_database
 
 metadata = MetaData(schema="paging")
 things = Table(
@@ -49,22 +46,8 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[str]:
-    base, _, _ = ADMIN_URL.rpartition("/")
-    name = f"plixa_kit_{uuid.uuid4().hex[:8]}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(ADMIN_URL)
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        await conn.close()
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(ADMIN_URL)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
-
-    asyncio.run(create())
-    yield f"{base}/{name}"
-    asyncio.run(drop())
+    with scratch_database() as url:
+        yield url
 
 
 @pytest.fixture
