@@ -28,7 +28,7 @@ from services.kit.db import Database, create_engine
 from services.kit.interceptors import ServiceInterceptor
 from services.kit.principal import service_principal
 from services.kit.server import register_servicer
-from tests.conftest import ADMIN_URL
+from tests.databases import scratch_database
 
 SCHEMA = "fastsqltest"
 GRPC_SECRET = b"fastsql-test-secret"
@@ -43,18 +43,8 @@ class Boom(Exception):
 
 @pytest.fixture(scope="module")
 def database_url() -> Iterator[str]:
-    base, _, _ = ADMIN_URL.rpartition("/")
-    name = f"plixa_test_{uuid.uuid4().hex[:10]}"
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(f"{base}/postgres")
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    async def prepare() -> None:
-        conn = await asyncpg.connect(f"{base}/{name}")
+    async def prepare(url: str) -> None:
+        conn = await asyncpg.connect(url)
         try:
             await conn.execute(
                 f"CREATE SCHEMA {SCHEMA};"
@@ -64,10 +54,9 @@ def database_url() -> Iterator[str]:
         finally:
             await conn.close()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    asyncio.run(prepare())
-    yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with scratch_database("plixa_test") as url:
+        asyncio.run(prepare(url))
+        yield url
 
 
 @pytest.fixture

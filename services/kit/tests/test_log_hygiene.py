@@ -4,7 +4,6 @@ a service logs an unhandled error (the kit's JSON formatter, with the traceback)
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 import uuid
@@ -20,7 +19,7 @@ from services.kit import fastsql
 from services.kit.clock import SystemClock
 from services.kit.db import Database, create_engine
 from services.kit.logs import JsonFormatter
-from tests.conftest import ADMIN_URL
+from tests.databases import scratch_database
 
 SCHEMA = "loghygiene"
 MEMBER = Principal(kind=Principal.KIND_USER, tenant_id=1, user_id=1)
@@ -31,19 +30,8 @@ FAILING = "SELECT length({email}) / 0"
 
 @pytest.fixture(scope="module")
 def database_url() -> Iterator[str]:
-    base, _, _ = ADMIN_URL.rpartition("/")
-    name = f"plixa_test_{uuid.uuid4().hex[:10]}"
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(f"{base}/postgres")
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with scratch_database("plixa_test") as url:
+        yield url
 
 
 @pytest.fixture
