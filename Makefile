@@ -41,6 +41,10 @@ lint: gen
 
 bench: gen infra
 	$(PY) -m bench.gateway
+	$(PY) -m bench.inbound
+	$(PY) -m bench.scheduling  # scheduling: availability and bookings (issue 11)
+	$(PY) -m bench.notifications
+	$(PY) -m bench.streams
 
 clean:
 	rm -rf $(VENV) gen .pytest_cache .ruff_cache

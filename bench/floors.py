@@ -6,6 +6,11 @@ CPU columns of `make bench`. Each server answers a fixed GetMe-sized reply with 
   uvicorn bare ASGI               uvicorn + httptools + uvloop, no framework (the HTTP floor)
   uvicorn + one grpc.aio call     an ASGI app making one grpc.aio call per request (the
                                   gateway's floor: HTTP in, one RPC out, nothing else)
+  uvicorn + one signed call       the same, the call made as the gateway must make it: through
+                                  the kit's ServiceClient, with a request id and a signed
+                                  principal, its trailers read (what a relayed call of an
+                                  authenticated request costs before any routing, auth cache,
+                                  rate limit, transcoding or envelope)
 
 Server CPU per request from /proc, at 16 concurrent callers; the same keep-alive HTTP client as
 `make bench`. Read them next to a `make bench` run made at the same time."""
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,12 +30,28 @@ import uvloop
 from google.protobuf import empty_pb2
 
 from bench.gateway import KeepAliveClient, cpu_seconds
+from plixa.common.v1.principal_pb2 import Principal
 from plixa.identity.v1 import identity_pb2, identity_pb2_grpc
 from scripts.mesh import free_port
+from services.kit.client import ServiceClient
 
 REPLY = identity_pb2.Me(
     user=identity_pb2.User(id=1, tenant_id=1, name="Ana", email="a@b.co", role="owner"),
     tenant=identity_pb2.Tenant(id=1, name="Bench", slug="bench", country_code="BR"),
+)
+GET_ME = "/plixa.identity.v1.Identity/GetMe"
+# As the gateway passes a member's session: the principal the cache resolved, signed per call.
+PRINCIPAL = Principal(
+    kind=Principal.KIND_USER,
+    user_id=1,
+    tenant_id=1,
+    role="owner",
+    token_id=1,
+    abilities=["*"],
+    tenant_status="active",
+    plan="starter",
+    features=["inbox", "scheduling"],
+    email="ana@example.com",
 )
 BODY = b'{"data":{"user":{"id":1,"name":"Ana"},"tenant":{"id":1}},"meta":null,"errors":null}'
 HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
@@ -58,14 +80,27 @@ async def answer(send: Send) -> None:
     await send({"type": "http.response.body", "body": BODY})
 
 
-def http_server(port: int, grpc_port: int | None) -> None:
+def http_server(port: int, grpc_port: int | None, signed: bool = False) -> None:
     channel: grpc.aio.Channel | None = None
+    client: ServiceClient | None = None
 
     async def app(scope: Scope, receive: Any, send: Send) -> None:
-        nonlocal channel
+        nonlocal channel, client
         if scope["type"] != "http":
             return
-        if grpc_port is not None:
+        if grpc_port is not None and signed:
+            if client is None:
+                client = ServiceClient(b"bench-secret", lambda _: f"127.0.0.1:{grpc_port}")
+            await client.invoke(
+                "identity",
+                GET_ME,
+                empty_pb2.Empty(),
+                identity_pb2.Me,
+                principal=PRINCIPAL,
+                timeout=5,
+                request_id=os.urandom(16).hex(),
+            )
+        elif grpc_port is not None:
             if channel is None:
                 channel = grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}")
             await identity_pb2_grpc.IdentityStub(channel).GetMe(empty_pb2.Empty(), timeout=5)
@@ -98,10 +133,12 @@ async def drive(call: Callable[[], Awaitable[object]], callers: int, seconds: fl
 
 async def measure(callers: int, seconds: float) -> None:
     grpc_port, bare_port, relay_port = free_port(), free_port(), free_port()
+    signed_port = free_port()
     servers = {
         "grpc": multiprocessing.Process(target=grpc_server, args=(grpc_port,)),
         "bare": multiprocessing.Process(target=http_server, args=(bare_port, None)),
         "relay": multiprocessing.Process(target=http_server, args=(relay_port, grpc_port)),
+        "signed": multiprocessing.Process(target=http_server, args=(signed_port, grpc_port, True)),
     }
     for process in servers.values():
         process.start()
@@ -115,10 +152,12 @@ async def measure(callers: int, seconds: float) -> None:
 
             bare = KeepAliveClient(f"http://127.0.0.1:{bare_port}", "/v1/me", "-")
             relay = KeepAliveClient(f"http://127.0.0.1:{relay_port}", "/v1/me", "-")
+            signed = KeepAliveClient(f"http://127.0.0.1:{signed_port}", "/v1/me", "-")
             cases: list[tuple[str, Callable[[], Awaitable[None]], list[str]]] = [
                 ("grpc.aio unary call", rpc, ["grpc"]),
                 ("uvicorn bare ASGI", bare.get, ["bare"]),
                 ("uvicorn + one grpc.aio call", relay.get, ["relay", "grpc"]),
+                ("uvicorn + one signed call", signed.get, ["signed", "grpc"]),
             ]
             print(f"\nframework floors, {callers} concurrent callers, {seconds:g} s each")
             print(f"{'':30} {'req/s':>7}   server CPU µs per request")
@@ -132,8 +171,8 @@ async def measure(callers: int, seconds: float) -> None:
                     f"{role} {s / done * 1e6:.0f}" for role, s in zip(roles, spent, strict=True)
                 )
                 print(f"{label:30} {done / seconds:7.0f}   {costs}")
-            await bare.close()
-            await relay.close()
+            for client in (bare, relay, signed):
+                await client.close()
     finally:
         for process in servers.values():
             process.terminate()

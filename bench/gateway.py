@@ -53,6 +53,7 @@ ADMIN_URL = os.environ.get(
     "PLIXA_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 STACK_ENV = {
+    "PLIXA_DB_POOL_SIZE": "20",  # the production default, not the test stacks' 4
     "PLIXA_SCRYPT_LOG_N": "14",
     "PLIXA_LOG_LEVEL": "WARNING",
     # Limits stay on (the full path pays for the shared counter) but never refuse the bench.
@@ -249,19 +250,54 @@ class KeepAliveClient:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> tuple[int, bytes]:
         writer.write(self.request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        length = 0
-        for line in head.split(b"\r\n"):
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        return status, await reader.readexactly(length)
+        return await read_response(reader)
 
     async def close(self) -> None:
         for _, writer in self._idle:
             writer.close()
         self._idle.clear()
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One HTTP/1.1 response with a Content-Length: (status, body)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return status, await reader.readexactly(length)
+
+
+class KeepAlivePoster:
+    """The POST of the same minimal client: one keep-alive connection per caller, JSON bodies,
+    `headers` sent with every request (and per-request ones with `post`)."""
+
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
+        host, _, port = base_url.removeprefix("http://").partition(":")
+        self.host, self.port = host, int(port)
+        self.fixed = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post(
+        self, path: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{self.fixed}{extra}"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        if self.streams is None:
+            self.streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self.streams
+        writer.write(request)
+        return await read_response(reader)
+
+    def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
 
 
 class HttpxClient:

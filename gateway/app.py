@@ -8,13 +8,14 @@ errors} envelope. Nothing of the body is read before the caller is known and cou
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import nats.errors
@@ -28,7 +29,7 @@ from starlette.formparsers import MultiPartException
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as ASGIMessage
 
-from gateway import constraints, transcode
+from gateway import constraints, streaming, transcode
 from gateway.auth import Authenticator, TokenCache
 from gateway.config import GatewaySettings
 from gateway.cors import Cors, PathVerbs
@@ -90,6 +91,7 @@ class Gateway:
     nats: NatsLink
     idempotency: Idempotency
     openapi: dict[str, Any]
+    stream_settings: streaming.StreamSettings = field(default_factory=streaming.StreamSettings.load)
 
     @classmethod
     def build(cls, settings: GatewaySettings) -> Gateway:
@@ -134,6 +136,10 @@ class Gateway:
     async def handle(self, request: Request, request_id: str) -> Response:
         # The path as routed (not request.url, which builds a whole URL object per request).
         route, params = self.table.match(request.method, request.scope["path"])
+        if streaming.is_streaming(route):  # server-sent events: gateway/streaming.py
+            return await streaming.open_stream(
+                self, request, route, params, request_id, self.stream_settings
+            )
         rule = route.rule
         principal = None
         if rule.access != options_pb2.ACCESS_PUBLIC:  # public routes ignore any bearer sent
@@ -251,7 +257,7 @@ class Gateway:
         if not rule.body:
             return b""  # the route reads nothing from a body: none is read (nor buffered)
         is_form = headers.get("content-type", "").startswith("multipart/form-data")
-        if is_form and not transcode.route_accepts_files(route):
+        if is_form and route.raw_field is None and not transcode.route_accepts_files(route):
             raise GatewayError(
                 415,
                 "UNSUPPORTED_MEDIA_TYPE",
@@ -287,7 +293,9 @@ class Gateway:
         message = route.request_class()
         rule = route.rule
         body_keys: set[str] = set()
-        if rule.body:
+        if route.raw_field is not None:
+            transcode.fill_raw(getattr(message, route.raw_field), body, request.headers, rule)
+        elif rule.body:
             content_type = request.headers.get("content-type", "")
             if content_type.startswith("multipart/form-data"):
                 await self._fill_from_form(message, request, body, rule.body)
@@ -470,7 +478,7 @@ def _rate_limited(headers: dict[str, str]) -> GatewayError:
     )
 
 
-def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+def create_app(settings: GatewaySettings | None = None) -> ASGIApp:
     settings = settings or GatewaySettings.load()
     gateway = Gateway.build(settings)
 
@@ -478,6 +486,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gateway.nats.start()
         listener = asyncio.create_task(gateway.auth.listen_for_revocations(gateway.nats))
+        # Start-up's objects (route table, descriptors, OpenAPI) live as long as the process:
+        # out of the collector's reach, full collections stop walking them mid-request.
+        gc.collect()
+        gc.freeze()
         yield
         listener.cancel()
         await gateway.nats.close()
@@ -490,14 +502,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         redoc_url=None,
         telemetry=NO_TELEMETRY,
     )
-    app.state.gateway = gateway
-    # /v1 goes straight to the gateway (no per-request FastAPI routing or dependency
-    # resolution: the route table is ours); everything else is FastAPI's.
-    app.add_middleware(ApiRoutes, gateway=gateway)
-    verbs = PathVerbs([(r.verb, r.template) for r in gateway.table.routes])
-    verbs.add("GET", OPENAPI_PATH)
-    app.add_middleware(Cors, origins=settings.cors_origins, paths=verbs)
-    app.add_middleware(RequestContext)
 
     @app.get("/healthz")
     async def liveness() -> Response:
@@ -537,4 +541,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             status=500,
         )
 
-    return app
+    # Every request gets its id and CORS first; /v1 then goes straight to the gateway (none of
+    # FastAPI's middleware, routing or dependency resolution per request: the route table is
+    # ours, and Gateway.respond envelopes every failure); everything else is FastAPI's.
+    verbs = PathVerbs([(r.verb, r.template) for r in gateway.table.routes])
+    verbs.add("GET", OPENAPI_PATH)
+    return RequestContext(Cors(ApiRoutes(app, gateway), origins=settings.cors_origins, paths=verbs))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass
+from functools import cached_property
 
 from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor, FileDescriptor, MethodDescriptor
@@ -15,6 +16,7 @@ from google.protobuf.message import Message
 from plixa.common.v1 import options_pb2
 
 VERBS = ("get", "put", "post", "delete", "patch")
+RAW_REQUEST = "plixa.common.v1.RawRequest"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,13 @@ class RouteSpec:
     @property
     def input(self) -> Descriptor:
         return self.method.input_type
+
+    @cached_property
+    def raw_field(self) -> str | None:
+        """The RawRequest field the body goes to untouched (signed provider webhooks), if any."""
+        field = self.input.fields_by_name.get(self.rule.body)
+        kind = field.message_type if field is not None else None
+        return field.name if field is not None and kind and kind.full_name == RAW_REQUEST else None
 
 
 def load_contract_modules(package: str = "plixa") -> list[FileDescriptor]:

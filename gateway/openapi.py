@@ -163,7 +163,15 @@ def _operation(route: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
         "tags": [route.service],
         "parameters": parameters,
     }
-    if rule.body:
+    if route.raw_field is not None:
+        # A provider's signed payload, passed on byte for byte: the service verifies it.
+        parameters.extend(
+            {"name": name, "in": "header", "required": False, "schema": {"type": "string"}}
+            for name in rule.raw_headers
+        )
+        payload = {"schema": {"type": "object", "description": "The provider's event, as sent."}}
+        operation["requestBody"] = {"required": True, "content": {"application/json": payload}}
+    elif rule.body:
         body = _body_schema(route, path_vars, schemas)
         content: dict[str, Any] = {"application/json": {"schema": body}}
         if route_accepts_files(route):
@@ -191,6 +199,24 @@ def _operation(route: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
     status = str(rule.success_status or 200)
     if status == "204":
         operation["responses"] = {"204": {"description": "No content"}}
+    elif route.method.server_streaming:  # server-sent events (gateway/streaming.py)
+        _collect(route.method.output_type, schemas)
+        events = {"schema": {"type": "string"}, "x-event-schema": _ref(route.method.output_type)}
+        operation["responses"] = {
+            status: {
+                "description": "Server-sent events: one frame per event (id, event, data as JSON)",
+                "content": {"text/event-stream": events},
+            }
+        }
+        parameters.append(
+            {
+                "name": "ticket",
+                "in": "query",
+                "required": False,
+                "description": "A stream ticket, instead of the Authorization header (EventSource)",
+                "schema": {"type": "string"},
+            }
+        )
     elif route.method.output_type.full_name == "plixa.common.v1.HttpBody":
         binary = {"schema": {"type": "string", "format": "binary"}}
         operation["responses"] = {status: {"description": "The file", "content": {"*/*": binary}}}

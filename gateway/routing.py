@@ -39,9 +39,12 @@ class Template:
 
 
 class RouteTable:
+    """Templates bucketed by segment count and first resource (`/v1/<resource>/…`), so a request
+    is tried against the few templates that could match it, most specific first."""
+
     def __init__(self, routes: list[RouteSpec]) -> None:
         self.routes = routes
-        self._by_length: dict[int, list[tuple[Template, RouteSpec]]] = defaultdict(list)
+        by_length: dict[int, list[tuple[Template, RouteSpec]]] = defaultdict(list)
         seen: set[tuple[str, tuple[str, ...]]] = set()
         for route in routes:
             template = Template.parse(route.template)
@@ -52,14 +55,28 @@ class RouteTable:
             if key in seen:
                 raise ValueError(f"two RPCs claim {route.verb} {route.template}")
             seen.add(key)
-            self._by_length[len(template.segments)].append((template, route))
-        for candidates in self._by_length.values():
-            candidates.sort(key=lambda pair: pair[0].specificity, reverse=True)
+            by_length[len(template.segments)].append((template, route))
+        # (length, resource) → candidates; a template whose resource is a variable is a
+        # candidate for every resource of its length (the (length, None) bucket).
+        self._buckets: dict[tuple[int, str | None], list[tuple[Template, RouteSpec]]] = {}
+        for length, pairs in by_length.items():
+            variable = [p for p in pairs if _resource(p[0]) is None]
+            for resource in {_resource(t) for t, _ in pairs}:
+                found = [p for p in pairs if _resource(p[0]) == resource]
+                if resource is not None:
+                    found += variable
+                found.sort(key=lambda pair: pair[0].specificity, reverse=True)
+                self._buckets[(length, resource)] = found
+            self._buckets.setdefault((length, None), [])
 
     def match(self, verb: str, path: str) -> tuple[RouteSpec, dict[str, str]]:
         parts = path.strip("/").split("/")
+        length = len(parts)
+        candidates = self._buckets.get((length, parts[1] if length > 1 else None))
+        if candidates is None:  # no template names this resource: only variable ones may match
+            candidates = self._buckets.get((length, None), [])
         allowed: list[str] = []
-        for template, route in self._by_length.get(len(parts), ()):
+        for template, route in candidates:
             params = template.match(parts)
             if params is None:
                 continue
@@ -74,3 +91,11 @@ class RouteTable:
                 headers={"Allow": ", ".join(sorted(set(allowed)))},
             )
         raise GatewayError(404, "ROUTE_NOT_FOUND", f"No route for {verb} {path}.")
+
+
+def _resource(template: Template) -> str | None:
+    """The segment after the version (`labels` in `/v1/labels/{id}`); None when it is a
+    variable or absent."""
+    if len(template.segments) < 2 or template.segments[1].startswith("{"):
+        return None
+    return template.segments[1]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
@@ -25,6 +25,7 @@ from gateway.errors import GatewayError, invalid_input
 
 if TYPE_CHECKING:
     from gateway.discovery import RouteSpec
+    from plixa.common.v1 import raw_request_pb2
 
 F = FieldDescriptor
 INT_RANGES = {
@@ -261,7 +262,7 @@ def _fill_nested(
     elif name in JSON_WKT:
         try:
             json_format.ParseDict(value, target)
-        except json_format.ParseError:
+        except (json_format.ParseError, UnicodeEncodeError):  # a lone surrogate (\ud800) too
             raise invalid_input(path, f"The {path} is not valid JSON for this field.") from None
     else:
         fill_message(target, _object(value, path), path, lenient)
@@ -389,6 +390,18 @@ def apply_form(
         _set_field(message, field, chosen, key, lenient=True)
 
 
+def fill_raw(raw: Message, body: bytes, headers: Mapping[str, str], rule: Any) -> None:
+    """A raw-body route (a signed provider webhook): the exact bytes, the content type and only
+    the headers the route lists, so the service can verify a signature over what was sent."""
+    raw_request = cast("raw_request_pb2.RawRequest", raw)
+    raw_request.body = body
+    raw_request.content_type = headers.get("content-type", "")
+    for name in rule.raw_headers:
+        value = headers.get(name)
+        if value is not None:
+            raw_request.headers[name] = value
+
+
 def set_update_mask(message: Message, keys: list[str]) -> None:
     field = descriptor_of(message).fields_by_name.get(UPDATE_MASK)
     if field is not None and field.message_type and field.message_type.full_name == FIELD_MASK:
@@ -417,8 +430,30 @@ def _float_out(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECONDS_RANGE = range(-62135596800, 253402300800)  # 0001-01-01 … 9999-12-31, as protobuf checks
+
+
+_timestamps: dict[tuple[int, int], str] = {}  # recent instants → text (answers repeat them)
+_TIMESTAMPS_KEPT = 50_000
+
+
 def _timestamp_out(value: Any) -> str:
-    return cast(str, value.ToDatetime(tzinfo=UTC).isoformat())
+    """Timestamp.ToDatetime(tzinfo=UTC).isoformat(), remembered per instant: a list of free slots
+    renders thousands of timestamps, mostly the same few hundred instants. Anything out of range
+    goes through ToDatetime and fails as before."""
+    key = (value.seconds, value.nanos)
+    text = _timestamps.get(key)
+    if text is None:
+        seconds, nanos = key
+        if seconds in _SECONDS_RANGE and 0 <= nanos < 1_000_000_000:
+            moment = _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
+        else:
+            moment = value.ToDatetime(tzinfo=UTC)
+        if len(_timestamps) >= _TIMESTAMPS_KEPT:
+            _timestamps.clear()
+        text = _timestamps[key] = moment.isoformat()
+    return text
 
 
 def _json_wkt_out(value: Message) -> Any:
@@ -452,6 +487,9 @@ def _field_render(field: FieldDescriptor) -> FieldRender:
     if _is_repeated(field):
         if render is None:
             return lambda m: list(getattr(m, name))
+        if render is to_json:  # the items' plan is looked up once per list, not once per item
+            items_type = message_type(field)
+            return lambda m: _render_items(items_type, getattr(m, name))
         return lambda m: [render(item) for item in getattr(m, name)]
     if field.has_presence:
         if render is None:
@@ -488,6 +526,14 @@ def _plan(message: Message) -> _Plan:
     if plan is None:
         plan = _plans[descriptor.full_name] = _Plan(descriptor)
     return plan
+
+
+def _render_items(descriptor: Descriptor, items: Any) -> list[dict[str, Any]]:
+    plan = _plans.get(descriptor.full_name)
+    if plan is None:
+        plan = _plans[descriptor.full_name] = _Plan(descriptor)
+    render = plan.render
+    return [render(item) for item in items]
 
 
 def to_json(message: Message) -> dict[str, Any]:

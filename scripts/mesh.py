@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -23,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import grpc
@@ -32,6 +34,9 @@ from plixa.common.v1 import health_pb2, health_pb2_grpc
 from services.kit.config import SERVICE_PORTS, SERVICES
 from services.kit.migrations import migrate_all
 from services.kit.nats_auth import PROCESSES, server_config
+from tests.fakes.email_provider import EmailProvider
+from tests.fakes.evolution import EvolutionFake
+from tests.fakes.stripe import StripeFake
 
 ROOT = Path(__file__).resolve().parent.parent
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
@@ -39,10 +44,30 @@ NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 log = logging.getLogger("plixa.mesh")
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on, for a process to bind soon after. Taken below the kernel's
+    ephemeral range (32768 and up), where the operating system also picks the local ports of
+    outgoing connections (to PostgreSQL, NATS, …): a port from that range may be taken by one of
+    those before our process binds it. Never the same port twice in this process."""
+    for _ in range(1000):
+        port = random.randrange(20000, 32700)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port between 20000 and 32700")
+
+
+SERVICE_START_SECONDS = 90.0
+TEST_POOL_SIZE = "4"  # connections per service process in a test stack
 
 
 def wait_for(check: Callable[[], object], what: str, timeout: float = 30.0) -> None:
@@ -221,13 +246,26 @@ class Stack:
     nats_passwords: dict[str, str] = field(default_factory=dict)
     storage_dir: Path | None = None  # uploaded files; a volume in Kubernetes
     supervisor: Supervisor | None = None
+    # The local Evolution API fake (tests/fakes/evolution.py), started when PLIXA_EVOLUTION_URL
+    # is not configured; its webhook events go to the first gateway.
+    evolution: EvolutionFake | None = None
+    # The local Stripe fake (tests/fakes/stripe.py), started when neither PLIXA_STRIPE_SECRET_KEY
+    # nor PLIXA_STRIPE_API_BASE is configured; its webhook events go to the first gateway.
+    stripe: StripeFake | None = None
+    # The local email provider fake (tests/fakes/email_provider.py, Resend's API), started for a
+    # private (test) stack when PLIXA_EMAIL_API_URL is not configured.
+    email: EmailProvider | None = None
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
-    def for_tests(cls, admin_url: str, **kwargs: object) -> Stack:
+    def for_tests(
+        cls, admin_url: str, *, extra_env: dict[str, str] | None = None, **kwargs: Any
+    ) -> Stack:
         base, _, _ = admin_url.rpartition("/")
         name = f"plixa_test_{uuid.uuid4().hex[:10]}"
-        return cls(database_url=f"{base}/{name}", private=True, **kwargs)  # type: ignore[arg-type]
+        # Several test stacks may be up at once, and PostgreSQL allows 100 connections in all.
+        env = {"PLIXA_DB_POOL_SIZE": TEST_POOL_SIZE, **(extra_env or {})}
+        return cls(database_url=f"{base}/{name}", private=True, extra_env=env, **kwargs)
 
     # ── infrastructure ────────────────────────────────────────────────────────────────────
 
@@ -255,7 +293,7 @@ class Stack:
             "nats", [NATS_SERVER, "-c", str(config)], dict(os.environ), self.workdir / "nats.log"
         )
         self.nats_process.start()
-        wait_for(lambda: socket.create_connection(("127.0.0.1", self.nats_port), 0.2), "NATS")
+        wait_for(lambda: _accepts(self.nats_port), "NATS")
 
     def stop_nats(self) -> None:
         if self.nats_process is not None:
@@ -276,7 +314,47 @@ class Stack:
             env[f"PLIXA_{service.upper()}_PORT"] = str(port)
             env[f"PLIXA_{service.upper()}_ADDR"] = f"127.0.0.1:{port}"
         env.update(self.extra_env)
+        env.update(self.evolution_env(env))
+        env.update(self.stripe_env(env))
+        env.update(self.email_env(env))
         return env
+
+    def email_env(self, env: dict[str, str]) -> dict[str, str]:
+        """Notifications' PLIXA_EMAIL_API_URL/_KEY at the local fake, for a private stack only and
+        unless an email provider is configured."""
+        if not self.private or env.get("PLIXA_EMAIL_API_URL"):
+            return {}
+        with self.lock:
+            if self.email is None:
+                self.email = EmailProvider(
+                    api_key=env.get("PLIXA_EMAIL_API_KEY") or "re_local_development"
+                ).start()
+        return {"PLIXA_EMAIL_API_URL": self.email.url, "PLIXA_EMAIL_API_KEY": self.email.api_key}
+
+    def stripe_env(self, env: dict[str, str]) -> dict[str, str]:
+        """Billing's Stripe settings pointing at the local fake, unless Stripe is configured."""
+        if env.get("PLIXA_STRIPE_SECRET_KEY") or env.get("PLIXA_STRIPE_API_BASE"):
+            return {}
+        with self.lock:
+            if self.stripe is None:
+                secret = env.get("PLIXA_STRIPE_WEBHOOK_SECRET") or f"whsec_{secrets.token_hex(16)}"
+                self.stripe = StripeFake(webhook_secret=secret).start()
+        return {
+            "PLIXA_STRIPE_API_BASE": self.stripe.url,
+            "PLIXA_STRIPE_WEBHOOK_SECRET": self.stripe.webhook_secret,
+        }
+
+    def evolution_env(self, env: dict[str, str]) -> dict[str, str]:
+        """PLIXA_EVOLUTION_URL/_API_KEY of the local fake, unless a real Evolution is configured."""
+        if env.get("PLIXA_EVOLUTION_URL"):
+            return {}
+        with self.lock:
+            if self.evolution is None:
+                self.evolution = EvolutionFake().start()
+        return {
+            "PLIXA_EVOLUTION_URL": self.evolution.url,
+            "PLIXA_EVOLUTION_API_KEY": self.evolution.global_key,
+        }
 
     def migrate(self) -> None:
         asyncio.run(migrate_all(list(SERVICES), self.database_url))
@@ -317,7 +395,12 @@ class Stack:
         process = self.processes[service]
         address = f"127.0.0.1:{self.ports[service]}"
         try:
-            wait_for(lambda: process.running and grpc_serving(address, process.env), service)
+            # Generous: seven services and their imports share two cores while a stack starts.
+            wait_for(
+                lambda: process.running and grpc_serving(address, process.env),
+                service,
+                timeout=SERVICE_START_SECONDS,
+            )
             process.ready_after = time.monotonic() - process.started_at
         except TimeoutError as exc:
             raise RuntimeError(f"{service} failed to start:\n{process.log_tail()}") from exc
@@ -325,8 +408,23 @@ class Stack:
     def start_gateway(
         self, name: str = "gateway", port: int | None = None, env: dict[str, str] | None = None
     ) -> str:
-        """Starts a gateway process and returns its base URL."""
-        port = port or (8000 if self.fixed_ports and name == "gateway" else free_port())
+        """Starts a gateway process and returns its base URL. A start that fails on a port
+        chosen here (taken meanwhile, on a busy machine) is tried once more on another."""
+        chosen = port or (8000 if self.fixed_ports and name == "gateway" else None)
+        try:
+            url = self._start_gateway(name, chosen or free_port(), env)
+        except RuntimeError as error:
+            if chosen is not None:
+                raise
+            log.warning("%s failed to start (%s); trying another port", name, error)
+            url = self._start_gateway(name, free_port(), env)
+        if self.evolution is not None and self.evolution.deliver_to is None:
+            self.evolution.deliver_to = url
+        if self.stripe is not None and self.stripe.webhook_url is None:
+            self.stripe.webhook_url = f"{url}/v1/webhooks/stripe"
+        return url
+
+    def _start_gateway(self, name: str, port: int, env: dict[str, str] | None) -> str:
         process_env = self.process_env("gateway")
         process_env.update(PLIXA_GATEWAY_PORT=str(port), **(env or {}))
         process = Process(
@@ -343,6 +441,7 @@ class Stack:
         try:
             wait_for(healthy, name)
         except TimeoutError as exc:
+            process.stop()
             raise RuntimeError(f"{name} failed to start:\n{process.log_tail()}") from exc
         return url
 
@@ -367,6 +466,12 @@ class Stack:
             self.processes[name].stop()
         self.processes.clear()
         self.stop_nats()
+        if self.evolution is not None:
+            self.evolution.stop()
+        if self.stripe is not None:
+            self.stripe.stop()
+        if self.email is not None:
+            self.email.stop()
         if self.private:
             self.drop_database()
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -397,3 +502,9 @@ async def main(url, name):
     await conn.close()
 asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
+
+
+def _accepts(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:`port` (the probe's socket is closed again)."""
+    with socket.create_connection(("127.0.0.1", port), 0.2):
+        return True

@@ -4,8 +4,9 @@ JetStream, every service and a gateway as real processes), spoken to over HTTP."
 from __future__ import annotations
 
 import os
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -23,19 +24,40 @@ TEST_ENV = {
     "PLIXA_SCRYPT_LOG_N": "14",
     "PLIXA_LOG_LEVEL": "INFO",
     "PLIXA_RATE_LIMITS": "auth=10000/60,auth_failure=10000/60",
-    "PLIXA_IDENTITY_SWEEP_SECONDS": "0.5",  # scheduled jobs look often, so tests wait little
+    "PLIXA_IDENTITY_SWEEP_SECONDS": "0.5",
+    # Several stacks may be up at once and PostgreSQL allows 100 connections in all.
+    "PLIXA_DB_POOL_SIZE": "8",  # scheduled jobs look often, so tests wait little
+    "PLIXA_BILLING_SWEEP_SECONDS": "0.5",  # licence expiries and grace ends, applied soon
+    "PLIXA_INBOX_SWEEP_SECONDS": "0.5",  # inbox: snooze wake-up and pending-send jobs
+    # notifications may push to the local push service fake (tests/fakes/push_service.py)
+    "PLIXA_WEBHOOK_ALLOWED_PRIVATE_HOSTS": "127.0.0.1",
 }
 PASSWORD = "super-secret-pw"
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    stack = Stack.for_tests(ADMIN_URL, extra_env=dict(TEST_ENV))
+    stack = started_stack(lambda: Stack.for_tests(ADMIN_URL, extra_env=dict(TEST_ENV)))
     try:
-        stack.start()
         yield stack
     finally:
         stack.stop()
+
+
+def started_stack(make: Callable[[], Stack], tries: int = 2) -> Stack:
+    """A started stack; a start that failed (a process that could not bind or connect on a
+    busy machine) is stopped, reported, and tried once more with fresh ports and database, so
+    one bad start does not fail every test that shares the stack."""
+    for attempt in range(1, tries + 1):
+        stack = make()
+        try:
+            return stack.start()
+        except Exception as error:
+            stack.stop()
+            if attempt == tries:
+                raise
+            print(f"\nthe test stack failed to start ({error}); trying again", file=sys.stderr)
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="session")
@@ -177,3 +199,27 @@ def wait_for_status(
         if response.status_code == status or time.monotonic() > deadline:
             return response
         time.sleep(0.1)
+
+
+# Stacks shared by one group of modules (their own providers' fakes and settings) are stopped as
+# soon as the run leaves the group: PostgreSQL's 100 connections are shared by every live stack.
+_GROUP_STACKS = {
+    "test_scheduling_": "tests.scheduling_support:stop_world",
+    "test_notifications_": "tests.test_notifications_support:stop_notifications",
+}
+
+
+def _group(item: pytest.Item | None) -> str | None:
+    if item is None:
+        return None
+    name = item.path.name
+    return next((prefix for prefix in _GROUP_STACKS if name.startswith(prefix)), None)
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    group = _group(item)
+    if group is not None and _group(nextitem) != group:
+        import importlib
+
+        module, _, function = _GROUP_STACKS[group].partition(":")
+        getattr(importlib.import_module(module), function)()

@@ -30,3 +30,20 @@ def scratch_database(prefix: str = "plixa_kit") -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def scratch_schema(schema: str, ddl: str, prefix: str = "plixa_test") -> Iterator[str]:
+    """A scratch database holding `schema`, with `ddl` run in it (its search path); the URL."""
+
+    async def create(url: str) -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(f"CREATE SCHEMA {schema}; SET search_path = {schema}")
+            await conn.execute(ddl)
+        finally:
+            await conn.close()
+
+    with scratch_database(prefix) as url:
+        asyncio.run(create(url))
+        yield url

@@ -21,7 +21,9 @@ from tests.test_team import join
 
 SCHEMATHESIS = Path(sys.executable).parent / "st"
 # Signing out would revoke the run's own token and leave the rest of the run at 401.
-SKIPPED_OPERATIONS = ("Identity_Logout",)
+SKIPPED_OPERATIONS: tuple[str, ...] = ("Identity_Logout",)
+# Server-sent event streams never end by themselves: a generated request would wait forever.
+SKIPPED_OPERATIONS += ("LiveEvents_StreamEvents",)
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +37,20 @@ def unlimited_gateway(stack: Stack) -> Iterator[str]:
     stack.stop_process("gateway-fuzz")
 
 
-ROLES = ("owner", "member", "anonymous")
 CHECKS = "not_a_server_error,response_schema_conformance"
+# What each run generates. The owner reaches every handler, so it gets the coverage phase (each
+# constraint's edges); a member and an anonymous caller mostly meet the policy's refusals, which
+# a few generated requests per operation check. Several hundred operations must stay in minutes.
+PHASES = {
+    "owner": "examples,coverage,fuzzing",
+    "member": "fuzzing",
+    "anonymous": "fuzzing",
+}
+ROLES = tuple(PHASES)
+RUN_SECONDS = 600
 
 
-def fuzz_command(url: str, token: str | None) -> list[str]:
+def fuzz_command(url: str, token: str | None, role: str) -> list[str]:
     command = [
         str(SCHEMATHESIS),
         "run",
@@ -47,9 +58,9 @@ def fuzz_command(url: str, token: str | None) -> list[str]:
         "--checks",
         CHECKS,
         "--phases",
-        "examples,coverage,fuzzing",
+        PHASES[role],
         "--max-examples",
-        "3",
+        "2",
         "--seed",
         os.environ.get("PLIXA_TEST_FUZZ_SEED", "6"),  # reproducible; another seed explores
         "--no-shrink",
@@ -78,7 +89,7 @@ def test_generated_requests_never_get_a_server_error_or_an_undocumented_answer(
         workdir = tmp_path / role
         workdir.mkdir()
         runs[role] = subprocess.Popen(
-            fuzz_command(unlimited_gateway, tokens[role]),
+            fuzz_command(unlimited_gateway, tokens[role], role),
             cwd=workdir,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -86,7 +97,7 @@ def test_generated_requests_never_get_a_server_error_or_an_undocumented_answer(
         )
     failures = []
     for role, run in runs.items():
-        output, _ = run.communicate(timeout=240)
+        output, _ = run.communicate(timeout=RUN_SECONDS)
         if run.returncode != 0:
             failures.append(f"── as {role} ──\n{output[-6000:]}")
     assert not failures, "\n".join(failures)

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from scripts.mesh import Process, Stack, free_port, grpc_serving, wait_for
-from tests.conftest import PASSWORD, errors_of, register, registration, unique_email
+from tests.conftest import PASSWORD, errors_of, register, registration, sql, unique_email
 
 WRONG = "wrong-password"
 
@@ -229,3 +229,40 @@ def test_staff_sign_in_is_throttled_per_address(api: httpx.Client) -> None:
         headers=from_address("203.0.113.51"),
     )
     assert elsewhere.status_code == 401
+
+
+def test_expired_sign_in_counters_are_pruned_and_live_ones_kept(stack: Stack) -> None:
+    """A scheduled job drops counters no window reads any more; those still deciding stay."""
+    tag = uuid.uuid4().hex[:8]
+    stale, live, known = f"stale-{tag}@x.co", f"live-{tag}@x.co", f"known-{tag}@x.co"
+    sql(
+        stack,
+        """INSERT INTO identity.sign_in_attempts_by_address
+               (kind, email, address, attempts, window_started_at, succeeded_at)
+           VALUES ('user', $1, '10.0.0.1', 5, now() - interval '1 hour', NULL),
+                  ('user', $2, '10.0.0.1', 5, now(), NULL),
+                  ('user', $3, '10.0.0.1', 0, now() - interval '1 hour',
+                   now() - interval '1 day')""",
+        stale,
+        live,
+        known,
+    )
+    sql(
+        stack,
+        """INSERT INTO identity.sign_in_attempts_by_email
+               (kind, email, attempts, last_attempt_at, next_allowed_at)
+           VALUES ('user', $1, 12, now() - interval '2 hours', now() - interval '2 hours'),
+                  ('user', $2, 12, now(), now() + interval '1 minute')""",
+        stale,
+        live,
+    )
+    query = """SELECT email FROM identity.sign_in_attempts_by_address WHERE email = ANY($1)
+               UNION ALL
+               SELECT email FROM identity.sign_in_attempts_by_email WHERE email = ANY($1)"""
+    deadline = time.monotonic() + 10
+    while stale in {r["email"] for r in sql(stack, query, [stale, live, known])}:
+        assert time.monotonic() < deadline, "expired counters were never pruned"
+        time.sleep(0.2)
+    assert sorted(r["email"] for r in sql(stack, query, [stale, live, known])) == sorted(
+        [live, live, known]
+    )

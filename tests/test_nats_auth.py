@@ -114,17 +114,19 @@ def test_billing_credentials_can_publish_billing_events(api: httpx.Client, stack
 
 
 def test_a_service_reads_only_the_streams_it_consumes(stack: Stack) -> None:
-    """Inbox consumes nothing: it can neither follow billing's subjects on core NATS nor open a
-    consumer on billing's stream."""
+    """A service that does not consume billing's events (inbox did not, before it replicated
+    plan limits) can neither follow billing's subjects on core NATS nor open a consumer on
+    billing's stream."""
     errors: list[str] = []
+    outsider = next(s for s in SERVICES if s != "billing" and "billing" not in CONSUMES.get(s, ()))
 
     async def snoop() -> None:
-        async with connected_as(stack, "inbox", errors) as client:
+        async with connected_as(stack, outsider, errors) as client:
             await client.subscribe("billing.>")
             await client.flush(timeout=2)
             with pytest.raises((nats.errors.Error, asyncio.TimeoutError)):
                 await client.jetstream().pull_subscribe(
-                    SUBJECT, durable="inbox-snoop", stream="PLIXA_BILLING"
+                    SUBJECT, durable=f"{outsider}-snoop", stream="PLIXA_BILLING"
                 )
             await asyncio.sleep(0.3)
 

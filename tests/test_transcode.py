@@ -115,6 +115,22 @@ def test_route_table_prefers_literals_and_reports_allowed_verbs() -> None:
     assert unknown.value.detail.code == "ROUTE_NOT_FOUND"
 
 
+def test_every_route_is_found_by_its_own_path() -> None:
+    """The table tries only the templates of a path's length and resource: none is hidden."""
+    routes = discover_routes()
+    table = RouteTable(routes)
+    for route in routes:
+        path = "/".join("7" if s.startswith("{") else s for s in route.template.split("/"))
+        found, params = table.match(route.verb, path)
+        variables = [s[1:-1] for s in route.template.split("/") if s.startswith("{")]
+        # a literal sibling (`/accept` before `/{id}`) may take a filled path only if its
+        # segments are literally "7", which no template has
+        assert (found.full_method, params) == (route.full_method, dict.fromkeys(variables, "7"))
+    with pytest.raises(GatewayError) as unknown:
+        table.match("GET", "/v1/unknown/7")
+    assert unknown.value.status == 404
+
+
 def test_internal_rpcs_are_never_routed() -> None:
     methods = {route.full_method for route in discover_routes()}
     assert not any("IdentityInternal" in m for m in methods)
@@ -227,3 +243,16 @@ def test_every_route_response_renders_by_the_policy(filled: bool) -> None:
                 transcode.field_out(message, field.name) == transcode.to_json(message)[field.name]
             )
     assert len(checked) > 20
+
+
+def test_json_wkt_fields_refuse_text_protobuf_cannot_hold() -> None:
+    """A Struct field takes any JSON object, but a lone surrogate is no UTF-8: 422, not 500."""
+    from plixa.inbox.v1 import contacts_pb2
+
+    message = contacts_pb2.SetContactCustomFieldsRequest()
+    transcode.fill_message(message, {"values": {"3": "ok", "4": None}})
+    assert json_format.MessageToDict(message.values) == {"3": "ok", "4": None}
+    for bad in ({"3": "\ud800"}, {"\ud800": "x"}):
+        with pytest.raises(GatewayError) as raised:
+            transcode.fill_message(contacts_pb2.SetContactCustomFieldsRequest(), {"values": bad})
+        assert raised.value.status == 422

@@ -58,7 +58,7 @@ def servicers(ctx: ServiceContext[IdentitySettings]) -> list[object]:
         AccountApi(ctx.db, gate, settings.deletion_grace),
         AvailabilityApi(ctx.db, settings.heartbeat_timeout),
         StaffAuthApi(ctx.db, passwords, keys),
-        IdentityInternalApi(ctx.db, policy),
+        IdentityInternalApi(ctx.db, policy, box, settings.panel_url),
     ]
 
 

@@ -32,6 +32,12 @@ EVERY_ABILITY = "*"
 API_ACCESS_FEATURE = "api_access"
 API_ACCESS_ERROR = "PLAN_FEATURE_REQUIRED"
 PANEL_SESSION_REQUIRED = "PANEL_SESSION_REQUIRED"
+IMPERSONATION_FORBIDDEN = "IMPERSONATION_FORBIDDEN"
+
+
+def is_impersonation(principal: Principal) -> bool:
+    """A staff member acting as a workspace member (a token issued by the backoffice)."""
+    return principal.impersonator_staff_id != 0
 
 
 def is_api_token(principal: Principal) -> bool:
@@ -52,11 +58,19 @@ def refusal(rule: options_pb2.Route, verb: str, principal: Principal | None) -> 
     raised, so both sides render it their way. A token's ability is the route's declared one, or
     by verb: reads (GET) need `read`, everything else `write`. An API token is refused on every
     route while its workspace's plan lacks API access (a panel session is not), and on
-    `session_only` routes always."""
+    `session_only` routes always. An impersonation token (staff acting as a member) never
+    reaches a staff route nor a `session_only` one (credentials, security, team roles, deletion)."""
     if rule.access == options_pb2.ACCESS_PUBLIC:
         return None
     if principal is None or principal.kind == Principal.KIND_ANONYMOUS:
         return unauthenticated()
+    if is_impersonation(principal) and (
+        rule.access == options_pb2.ACCESS_STAFF or rule.session_only
+    ):
+        return forbidden(
+            IMPERSONATION_FORBIDDEN,
+            "An impersonation session cannot reach staff routes nor change credentials.",
+        )
     if rule.access == options_pb2.ACCESS_STAFF:
         if principal.kind != Principal.KIND_STAFF:
             return _forbidden("This route is for Plixa staff.")
@@ -159,6 +173,11 @@ class MethodAccess:
         if self.rule is not None:
             return refusal(self.rule, self.verb, principal)
         return undeclared(self.method)
+
+    @property
+    def template(self) -> str:
+        """The route's path template (`/v1/contacts/{id}`); empty for an RPC with no route."""
+        return str(getattr(self.rule, self.verb.lower())) if self.rule is not None else ""
 
     @property
     def declared(self) -> bool:

@@ -222,6 +222,7 @@ class ServiceSettings:
     internal_secret: bytes = field(repr=False)  # secrets stay out of logs and reprs
     shutdown_grace_seconds: float
     max_message_bytes: int
+    db_pool_size: int  # the process's whole PostgreSQL connection budget
 
     @classmethod
     def common(cls, name: str) -> dict[str, Any]:
@@ -243,6 +244,7 @@ class ServiceSettings:
             "max_message_bytes": setting_int(
                 "PLIXA_GRPC_MAX_MESSAGE_BYTES", 32 * 1024 * 1024, minimum=64 * 1024
             ),
+            "db_pool_size": setting_int("PLIXA_DB_POOL_SIZE", 20, minimum=2, maximum=500),
         }
 
     @classmethod

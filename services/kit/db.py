@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import asyncpg
 from google.protobuf.message import Message
-from sqlalchemy import Delete, Select, Table, Update, text
+from sqlalchemy import Delete, Select, Table, Update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from plixa.common.v1.principal_pb2 import Principal
@@ -23,8 +24,8 @@ from services.kit.config import asyncpg_url
 from services.kit.errors import unauthenticated
 from services.kit.fastpool import FastPool
 from services.kit.invalidation import record_committed
-from services.kit.outbox import outbox_channel, outbox_table
 from services.kit.principal import current_principal
+from services.kit.staff_audit import record as record_impersonated_action
 
 RECYCLE_SECONDS = 1800  # how old a connection of either pool gets
 
@@ -111,15 +112,15 @@ class PendingEvent:
     tenant_id: int | None
 
 
-@dataclass
-class UnitOfWork:
-    conn: AsyncConnection
+class Work:
+    """What domain code uses in either unit of work: the principal, the clock, the tenant scope,
+    and events queued for the outbox in the unit's transaction."""
+
     schema: str
     clock: Clock
     principal: Principal
-    events: list[PendingEvent] = field(default_factory=list)
-    # Everything this unit emitted, kept after the commit (servicers derive response metadata).
-    emitted: list[PendingEvent] = field(default_factory=list)
+    events: list[PendingEvent]
+    emitted: list[PendingEvent]
 
     @property
     def scope(self) -> TenantScope:
@@ -139,33 +140,86 @@ class UnitOfWork:
         self.events.append(PendingEvent(subject, message, tenant_id))
 
     async def flush_events(self) -> None:
+        """Writes the queued events in one prepared statement (every write of every service
+        passes here, so not through SQLAlchemy Core's per-call compile: services/kit/fastsql.py)."""
         if not self.events:
             return
-        now = self.clock.now()
-        rows = [
-            {
-                "id": uuid.uuid4(),
-                "subject": e.subject,
-                "payload": e.message.SerializeToString(),
-                "tenant_id": e.tenant_id,
-                "created_at": now,
-            }
-            for e in self.events
-        ]
-        await self.conn.execute(outbox_table(self.schema).insert(), rows)
-        await self.conn.execute(text(f"NOTIFY {outbox_channel(self.schema)}"))
-        self.emitted.extend(self.events)
-        self.events.clear()
+        from services.kit import fastsql  # it builds on this module
+
+        events = self.events
+        await fastsql.execute(
+            self,  # type: ignore[arg-type]  # always a UnitOfWork or a FastUnitOfWork
+            _outbox_insert(self.schema),
+            [uuid.uuid4() for _ in events],
+            [e.subject for e in events],
+            [e.message.SerializeToString() for e in events],
+            [e.tenant_id for e in events],
+            self.clock.now(),
+        )
+        self.emitted.extend(events)
+        self.events = []
+
+
+@dataclass
+class UnitOfWork(Work):
+    """A transaction on one of the engine's connections: SQLAlchemy Core on `conn`, and the hot
+    statements through services/kit/fastsql.py inside the same transaction."""
+
+    conn: AsyncConnection
+    schema: str
+    clock: Clock
+    principal: Principal
+    events: list[PendingEvent] = field(default_factory=list)
+    # Everything this unit emitted, kept after the commit (servicers derive response metadata).
+    emitted: list[PendingEvent] = field(default_factory=list)
+
+
+@dataclass
+class FastUnitOfWork(Work):
+    """A transaction on a connection of the fast pool, for the few hot writes whose statements
+    are all fastsql (an inbound message): none of SQLAlchemy's checkout, reset and greenlet hops
+    around BEGIN and COMMIT. Same events, audit and commit rules as UnitOfWork."""
+
+    conn: asyncpg.Connection
+    pool: FastPool
+    schema: str
+    clock: Clock
+    principal: Principal
+    events: list[PendingEvent] = field(default_factory=list)
+    emitted: list[PendingEvent] = field(default_factory=list)
+
+
+@cache
+def _outbox_insert(schema: str) -> str:
+    """One constant string per schema, so asyncpg prepares it once per connection."""
+    return (
+        f"INSERT INTO {schema}.outbox (id, subject, payload, tenant_id, created_at)"
+        " SELECT id, subject, payload, tenant_id, $5"
+        " FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::bigint[]) WITH ORDINALITY"
+        " AS e(id, subject, payload, tenant_id, n) ORDER BY n"  # seq keeps the emit order
+    )
 
 
 class Database:
     """A service's engine plus the unit-of-work factory its servicers use."""
 
-    def __init__(self, engine: AsyncEngine, schema: str, clock: Clock) -> None:
+    def __init__(
+        self, engine: AsyncEngine, schema: str, clock: Clock, audits_impersonation: bool = True
+    ) -> None:
         self.engine = engine
         self.schema = schema
         self.clock = clock
+        # Each commit of an impersonation token's mutating call carries its audit event
+        # (services/kit/staff_audit.py); the backoffice, which keeps the log, records its own.
+        self.audits_impersonation = audits_impersonation
         self._fast_pool: FastPool | None = None
+        self._on_events_committed: list[Callable[[], None]] = []
+
+    def on_events_committed(self, callback: Callable[[], None]) -> None:
+        """Calls `callback` after each commit that wrote outbox rows: the process's own relay
+        wakes at once. (Not NOTIFY: its commit-time lock would serialize every commit that
+        emits, and a relay only needs waking in the process that wrote.)"""
+        self._on_events_committed.append(callback)
 
     @asynccontextmanager
     async def unit_of_work(self, principal: Principal | None = None) -> AsyncIterator[UnitOfWork]:
@@ -173,8 +227,43 @@ class Database:
         async with self.engine.connect() as conn, conn.begin():
             uow = UnitOfWork(conn, self.schema, self.clock, principal or current_principal())
             yield uow
-            await uow.flush_events()
+            await self._before_commit(uow)
+        self._after_commit(uow)
+
+    @asynccontextmanager
+    async def fast_unit_of_work(
+        self, principal: Principal | None = None
+    ) -> AsyncIterator[FastUnitOfWork]:
+        """One transaction on the fast pool (see FastUnitOfWork): only services/kit/fastsql.py
+        runs SQL on it. Commits with its events on success, rolls back on error."""
+        pool, conn, opened_at = await self._fast_connection()
+        try:
+            uow = FastUnitOfWork(
+                conn, pool, self.schema, self.clock, principal or current_principal()
+            )
+            try:
+                async with conn.transaction():
+                    yield uow
+                    await self._before_commit(uow)
+            except CONNECTION_LOST as error:
+                if not conn.is_closed():
+                    raise  # not the connection's failure (fastsql reports its own as lost)
+                pool.expire()
+                raise ConnectionLost(f"{type(error).__name__}: {error}") from error
+        finally:
+            pool.release(conn, opened_at)  # a connection left in a transaction is dropped
+        self._after_commit(uow)
+
+    async def _before_commit(self, uow: Work) -> None:
+        if self.audits_impersonation:
+            record_impersonated_action(uow, self.schema)
+        await uow.flush_events()
+
+    def _after_commit(self, uow: Work) -> None:
         record_committed(uow.emitted)  # the call's invalidation trailers follow from these
+        if uow.emitted:
+            for callback in self._on_events_committed:
+                callback()
 
     @asynccontextmanager
     async def reader(self, principal: Principal | None = None) -> AsyncIterator[UnitOfWork]:
@@ -193,16 +282,20 @@ class Database:
         pool (services/kit/fastpool.py), its statements prepared once per connection, with none
         of SQLAlchemy's pool checkout (greenlet hops, autocommit switch, reset on return).
         Statements autocommit. Only services/kit/fastsql.py runs SQL on it."""
+        pool, conn, opened_at = await self._fast_connection()
+        try:
+            yield FastRead(conn, pool, self.schema, self.clock, principal or current_principal())
+        finally:
+            pool.release(conn, opened_at)
+
+    async def _fast_connection(self) -> tuple[FastPool, asyncpg.Connection, float]:
         pool = self._fast_pool or self._open_fast_pool()
         try:
             conn, opened_at = await pool.acquire()
         except CONNECTION_LOST as error:
             pool.expire()
             raise ConnectionLost(f"{type(error).__name__}: {error}") from error
-        try:
-            yield FastRead(conn, pool, self.schema, self.clock, principal or current_principal())
-        finally:
-            pool.release(conn, opened_at)
+        return pool, conn, opened_at
 
     def _open_fast_pool(self) -> FastPool:
         url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -244,6 +337,8 @@ CONNECTION_LOST: tuple[type[Exception], ...] = (
 
 
 async def _json_codecs(conn: asyncpg.Connection) -> None:
-    """json and jsonb decode to Python values, as on the engine's connections."""
+    """As on the engine's connections (SQLAlchemy's asyncpg dialect), so a fastsql statement
+    means the same on either pool: json and jsonb parameters are JSON text, results decode to
+    Python values."""
     for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec(name, encoder=str, decoder=json.loads, schema="pg_catalog")

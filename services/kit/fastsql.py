@@ -14,8 +14,11 @@ module constant, and run it through this module:
   with no SQLAlchemy pool checkout: ~50 µs of CPU per read against ~260 µs through
   `db.reader()` (`python -m bench.reads`); statements autocommit. Anything that writes with
   events, or must be atomic with other statements, runs in `db.unit_of_work()` / `db.reader()`
-  and passes that unit here. The two pools share the service's connection budget
-  (`create_engine`'s pool_size: the engine three quarters, the fast pool the last quarter);
+  and passes that unit here. A hot write whose statements are all here (an inbound message) may
+  run in `db.fast_unit_of_work()`: the same transaction, outbox and audit on a fast-pool
+  connection, without SQLAlchemy's checkout around BEGIN and COMMIT. The two pools share the
+  service's connection budget (`create_engine`'s pool_size: the engine three quarters, the fast
+  pool the last quarter);
   they cannot share connections, since SQLAlchemy's pool owns the state of each of its
   connections (transaction, invalidation).
 - The statement is prepared once per connection: asyncpg keeps an LRU of prepared statements per
@@ -43,11 +46,20 @@ from typing import Any, TypeVar
 import asyncpg
 from sqlalchemy.exc import DBAPIError
 
-from services.kit.db import CONNECTION_LOST, ConnectionLost, FastRead, UnitOfWork
+from services.kit.db import (
+    CONNECTION_LOST,
+    ConnectionLost,
+    FastRead,
+    FastUnitOfWork,
+    UnitOfWork,
+)
 
 T = TypeVar("T")
-# Where a hot read runs: the fast reader's own connection, or a unit of work's.
-Reads = FastRead | UnitOfWork
+# Where a hot statement runs: the fast reader's own connection, a fast unit of work's (both
+# asyncpg connections of the fast pool), or a unit of work's on the engine.
+Reads = FastRead | FastUnitOfWork | UnitOfWork
+# Where a hot write runs: a transaction of either kind.
+Writes = FastUnitOfWork | UnitOfWork
 
 
 async def connection(uow: UnitOfWork) -> asyncpg.Connection:
@@ -69,7 +81,7 @@ async def connection(uow: UnitOfWork) -> asyncpg.Connection:
 
 
 async def fetchrow(uow: Reads, sql: str, *args: Any) -> asyncpg.Record | None:
-    conn = uow.conn if type(uow) is FastRead else await connection(uow)  # type: ignore[arg-type]
+    conn = await connection(uow) if isinstance(uow, UnitOfWork) else uow.conn
     try:
         return await conn.fetchrow(sql, *args)
     except CONNECTION_LOST as error:
@@ -77,7 +89,7 @@ async def fetchrow(uow: Reads, sql: str, *args: Any) -> asyncpg.Record | None:
 
 
 async def fetch(uow: Reads, sql: str, *args: Any) -> list[asyncpg.Record]:
-    conn = uow.conn if type(uow) is FastRead else await connection(uow)  # type: ignore[arg-type]
+    conn = await connection(uow) if isinstance(uow, UnitOfWork) else uow.conn
     try:
         return await conn.fetch(sql, *args)
     except CONNECTION_LOST as error:
@@ -86,7 +98,7 @@ async def fetch(uow: Reads, sql: str, *args: Any) -> list[asyncpg.Record]:
 
 async def execute(uow: Reads, sql: str, *args: Any) -> str:
     """Runs a statement; the status tag (`UPDATE 1`)."""
-    conn = uow.conn if type(uow) is FastRead else await connection(uow)  # type: ignore[arg-type]
+    conn = await connection(uow) if isinstance(uow, UnitOfWork) else uow.conn
     try:
         return await conn.execute(sql, *args)
     except CONNECTION_LOST as error:
@@ -98,7 +110,7 @@ async def _lost(uow: Reads, sql: str, args: tuple[Any, ...], error: Exception) -
     those opened before now are replaced at their next checkout, and this one at once (held to
     the pinned SQLAlchemy by services/kit/tests/test_fastsql.py). The fast reader's pool does
     the same: its older connections expire, and the lost one is dropped on release."""
-    if isinstance(uow, FastRead):
+    if not isinstance(uow, UnitOfWork):
         uow.pool.expire()
         return ConnectionLost(f"{type(error).__name__}: {error}")
     sync = uow.conn.sync_connection

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -29,16 +29,20 @@ from services.kit.principal import (
     reset_current_principal,
     set_current_principal,
 )
+from services.kit.staff_audit import enter as enter_impersonated_call
+from services.kit.staff_audit import is_mutation
+from services.kit.staff_audit import leave as leave_impersonated_call
 
 log = logging.getLogger("plixa.rpc")
 UnaryBehavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+StreamBehavior = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]]
 REQUEST_ID_KEY = "x-request-id"
 DEFAULT_DEADLINE_SECONDS = 30.0
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps every unary-unary handler (all our RPCs are unary), once per method."""
+    """Wraps every unary-unary and unary-stream handler, once per method."""
 
     def __init__(
         self, secret: bytes, default_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
@@ -55,6 +59,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if cached is not None:
             return cached
         handler = await continuation(handler_call_details)
+        if handler is not None and handler.unary_stream is not None:
+            streamed = grpc.unary_stream_rpc_method_handler(
+                self.wrap_stream(handler.unary_stream, method_access(method)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+            self._handlers[method] = streamed
+            return streamed
         if handler is None or handler.unary_unary is None:
             return handler  # unknown methods stay UNIMPLEMENTED (and are not cached)
         wrapped = grpc.unary_unary_rpc_method_handler(
@@ -69,6 +81,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         method = access.method
         verifier = self.verifier
         default_deadline = self.default_deadline_seconds
+        mutation = is_mutation(access)
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             # The outcome line is built only when INFO is on (the level is fixed at start-up;
@@ -88,6 +101,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     if refused is not None:
                         raise refused
                     principal_token = set_current_principal(principal)
+                    # An impersonation token's change is audited in its own transaction.
+                    audit_token = (
+                        enter_impersonated_call(access, request)
+                        if mutation and principal.impersonator_staff_id
+                        else None
+                    )
                     committed, commits_token = collect_committed()
                     try:
                         if context.time_remaining() is not None:
@@ -104,6 +123,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     finally:
                         stop_collecting(commits_token)
                         reset_current_principal(principal_token)
+                        if audit_token is not None:
+                            leave_impersonated_call(audit_token)
                     # The gateway's cached principals that the committed events made stale.
                     if committed and (trailers := invalidation_trailers(committed)):
                         context.set_trailing_metadata(trailers)
@@ -150,6 +171,59 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     )
                 tenant_id_var.reset(tenant_token)
                 request_id_var.reset(request_token)
+
+        return call
+
+    def wrap_stream(self, behavior: StreamBehavior, access: MethodAccess) -> StreamBehavior:
+        """A server-streaming RPC (the gateway's server-sent events): the same principal check
+        and access rule as a unary call, once, when the stream opens; domain errors raised
+        before or while streaming end it with their status. No default deadline: a stream lasts
+        as long as its caller wants."""
+        method = access.method
+        verifier = self.verifier
+
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            metadata = dict(context.invocation_metadata() or ())
+            request_id = str(metadata.get(REQUEST_ID_KEY, ""))
+            request_id_var.set(request_id)
+            started = time.perf_counter()
+            outcome = "OK"
+            try:
+                try:
+                    principal = verifier.verify(metadata, method, request_id)
+                    tenant_id_var.set(principal.tenant_id)
+                    refused = access.refusal(principal)
+                    if refused is not None:
+                        raise refused
+                    set_current_principal(principal)
+                    # The stream is open: the caller (the gateway) may answer 200 now, before
+                    # the first item, which may come much later.
+                    await context.send_initial_metadata(())
+                    async for item in behavior(request, context):
+                        yield item
+                except DomainError as error:
+                    await context.abort(
+                        error.grpc_status,
+                        error.message,
+                        trailing_metadata=(
+                            (ERROR_METADATA_KEY, error.to_detail().SerializeToString()),
+                        ),
+                    )
+            except grpc.aio.AbortError:
+                outcome = str(context.code() or "ABORTED")
+                raise
+            except asyncio.CancelledError:
+                outcome = "CANCELLED"  # the caller went away: the usual end of a stream
+                raise
+            finally:
+                log.info(
+                    "rpc stream",
+                    extra={
+                        "method": method,
+                        "outcome": outcome,
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
 
         return call
 

@@ -16,7 +16,11 @@ from services.kit.config import SERVICES
 # tests/test_nats_auth.py checks this against the services' subscriptions.
 CONSUMES: dict[str, tuple[str, ...]] = {
     "identity": ("billing",),
-    "backoffice": ("identity",),
+    # identity and billing for its directory; every service for impersonated actions' audit
+    "backoffice": ("identity", "inbox", "ai", "scheduling", "billing", "notifications"),
+    "inbox": ("identity", "billing"),
+    "scheduling": ("billing",),  # billing.deposit.paid
+    "notifications": ("inbox", "identity", "scheduling"),
 }
 GATEWAY = "gateway"
 # The gateway's key-value buckets (rate limits, idempotency) and the identity events it follows

@@ -4,6 +4,7 @@ consumers, periodic jobs, health, interceptors, and a graceful stop on SIGTERM/S
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 import signal
@@ -80,6 +81,8 @@ class ServiceApp(Generic[S]):
     servicers: Servicers[S] = field(default=lambda ctx: ())
     subscriptions: Subscriptions[S] = field(default=lambda ctx: ())
     jobs: Jobs[S] = field(default=lambda ctx: ())
+    # False only for the service that keeps the audit log and records its own staff actions.
+    audits_impersonation: bool = True
 
     def main(self) -> None:
         """Configures logging, loads the settings (or refuses to start), and serves until
@@ -95,7 +98,8 @@ class ServiceApp(Generic[S]):
 
     async def run(self, settings: S) -> None:
         clock = SystemClock()
-        db = Database(create_engine(settings.database_url, self.name), self.name, clock)
+        engine = create_engine(settings.database_url, self.name, settings.db_pool_size)
+        db = Database(engine, self.name, clock, self.audits_impersonation)
         nats = NatsLink(settings.nats_url, f"plixa-{self.name}", self.name, settings.nats_password)
         nats.start()
         ctx = ServiceContext(settings, db, nats, clock)
@@ -115,10 +119,17 @@ class ServiceApp(Generic[S]):
         add_port(server, address, load_or_exit(grpc_tls, self.name))
         await server.start()
 
-        background = [OutboxRelay(db.engine, self.name, nats, clock).run()]
+        relay = OutboxRelay(db.engine, self.name, nats, clock)
+        db.on_events_committed(relay.wake)
+        background = [relay.run()]
         background += [EventConsumer(db, nats, s).run() for s in self.subscriptions(ctx)]
         background += [run_periodically(job, db.engine, self.name) for job in self.jobs(ctx)]
         tasks = [asyncio.create_task(coro) for coro in background]
+        # What start-up built (modules, descriptors, route tables) lives as long as the
+        # process: moved out of the collector's reach, a full collection no longer walks it
+        # (75–95 ms each, measured, in the middle of some call).
+        gc.collect()
+        gc.freeze()
         health.serving = True
         log.info("serving", extra={"address": address})
 

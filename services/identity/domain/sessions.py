@@ -101,6 +101,9 @@ def _member_principal(holder: TokenHolder) -> Principal:
         two_factor_enabled=user.two_factor_enabled,
         two_factor_required=tenant.require_two_factor,
         two_factor_pending=stored.kind == "challenge",
+        # A staff member acting as this member: services attribute its actions to them, and the
+        # access rule keeps it off staff and credential routes.
+        impersonator_staff_id=(stored.staff_id or 0) if stored.kind == "impersonation" else 0,
     )
 
 

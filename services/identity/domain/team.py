@@ -263,3 +263,31 @@ async def remove_member(uow: UnitOfWork, user_id: int) -> None:
         "identity.access.changed",
         events_pb2.AccessChanged(tenant_id=user.tenant_id, user_id=user.id),
     )
+
+
+@dataclass(frozen=True)
+class InvitationLink:
+    url: str
+    email: str
+    expires_at: datetime
+    role: str
+    tenant_name: str
+
+
+async def invitation_link(
+    uow: UnitOfWork, tenant_id: int, invitation_id: int, *, box: SecretBox, panel_url: str
+) -> InvitationLink:
+    """The link of a pending invitation of `tenant_id`, for the email that carries it
+    (notifications asks; the event does not carry the link). Anything but pending: NOT_FOUND."""
+    row = await store.get_of(uow, tenant_id, invitation_id)
+    if row is None or _status(row, uow.clock.now()) != "pending":
+        raise not_found("Invitation")
+    tenant = await account_store.get_tenant(uow, tenant_id)
+    token = box.open(row.token_sealed)
+    return InvitationLink(
+        url=accept_url(panel_url, token),
+        email=row.email,
+        expires_at=row.expires_at,
+        role=row.role,
+        tenant_name=tenant.name if tenant else "",
+    )

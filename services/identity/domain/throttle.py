@@ -122,3 +122,17 @@ async def record_failure(uow: UnitOfWork, subject: str) -> None:
 
 async def forget(uow: UnitOfWork, subject: str) -> None:
     await store.clear(uow, subject)
+
+
+async def prune_expired(uow: UnitOfWork) -> int:
+    """Drops counters past every window that reads them: a window over, an email quiet, a known
+    address no longer remembered. Deciding with the rest is unchanged, so any replica may run it."""
+    now = uow.clock.now()
+    return await store.prune(
+        uow,
+        address_window_before=now - ADDRESS_WINDOW,
+        known_before=now - KNOWN_ADDRESS_FOR,
+        email_quiet_before=now - EMAIL_QUIET,
+        failures_before=now - WINDOW,
+        now=now,
+    )

@@ -183,6 +183,11 @@ async def get_tenant(uow: UnitOfWork, tenant_id: int) -> Tenant | None:
     return from_row(Tenant, row) if row else None
 
 
+async def set_tenant_status(uow: UnitOfWork, tenant_id: int, status: str) -> None:
+    """A staff action (through the backoffice), not the workspace's own."""
+    await uow.conn.execute(tenants.update().where(tenants.c.id == tenant_id).values(status=status))
+
+
 async def update_tenant(uow: UnitOfWork, changes: TenantChanges) -> Tenant:
     """The caller's own workspace."""
     statement = tenants.update().where(tenants.c.id == uow.scope.tenant_id)

@@ -55,6 +55,13 @@ async def get(uow: UnitOfWork, invitation_id: int) -> InvitationRecord | None:
     return from_row(InvitationRecord, row) if row else None
 
 
+async def get_of(uow: UnitOfWork, tenant_id: int, invitation_id: int) -> InvitationRecord | None:
+    """An invitation of an explicit tenant (internal callers have no member's scope)."""
+    query = uow.scope_of(tenant_id).select(invitations).where(invitations.c.id == invitation_id)
+    row = (await uow.conn.execute(query)).one_or_none()
+    return from_row(InvitationRecord, row) if row else None
+
+
 async def list_page(uow: UnitOfWork, page: PageQuery) -> Page[InvitationRecord]:
     """A page of the workspace's invitations, whatever their status."""
     rows = await paginate(uow.conn, uow.scope.select(invitations), INVITATIONS_ORDER, page)

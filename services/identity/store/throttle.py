@@ -126,3 +126,27 @@ async def clear(uow: UnitOfWork, subject: str, before: datetime | None = None) -
     if before is not None:
         query = query.where(login_failures.c.failed_at < before)
     await uow.conn.execute(query)
+
+
+async def prune(
+    uow: UnitOfWork,
+    *,
+    address_window_before: datetime,
+    known_before: datetime,
+    email_quiet_before: datetime,
+    failures_before: datetime,
+    now: datetime,
+) -> int:
+    """Deletes counters that no longer decide anything; returns how many rows went."""
+    removed = 0
+    for query in (
+        delete(by_address)
+        .where(by_address.c.window_started_at <= address_window_before)
+        .where(by_address.c.succeeded_at.is_(None) | (by_address.c.succeeded_at <= known_before)),
+        delete(by_email)
+        .where(by_email.c.last_attempt_at <= email_quiet_before)
+        .where(by_email.c.next_allowed_at <= now),
+        delete(login_failures).where(login_failures.c.failed_at < failures_before),
+    ):
+        removed += (await uow.conn.execute(query)).rowcount or 0
+    return removed

@@ -108,6 +108,26 @@ def test_a_session_only_route_refuses_every_api_token() -> None:
     assert code_of(options_pb2.Route(post="/v1/x"), "POST", api_token()) is None
 
 
+def test_an_impersonation_session_reaches_member_routes_but_no_staff_nor_credential_route() -> None:
+    acting = owner(impersonator_staff_id=9)
+    assert code_of(MEMBER, "GET", acting) is None
+    assert code_of(options_pb2.Route(post="/v1/x"), "POST", acting) is None
+    credentials = options_pb2.Route(post="/v1/me/2fa/setup", session_only=True)
+    staff_rule = options_pb2.Route(get="/v1/admin/tenants", access=options_pb2.ACCESS_STAFF)
+    for rule in (credentials, staff_rule):
+        refused = refusal(rule, "POST", acting)
+        assert refused is not None and (refused.code, refused.http_status) == (
+            "IMPERSONATION_FORBIDDEN",
+            403,
+        )
+    assert code_of(credentials, "POST", owner()) is None  # the member's own session may
+    # Every identity route that changes credentials is session_only, so the rule covers them.
+    for name in ("SetupTwoFactor", "DisableTwoFactor", "CreateApiToken"):
+        method = f"/plixa.identity.v1.{'ApiTokens' if 'Api' in name else 'TwoFactor'}/{name}"
+        rule = method_access(method).rule
+        assert rule is not None and code_of(rule, "POST", acting) == "IMPERSONATION_FORBIDDEN"
+
+
 def test_identity_declares_its_credential_routes_session_only() -> None:
     session_only = {
         "ApiTokens": {"CreateApiToken", "RevokeApiToken"},

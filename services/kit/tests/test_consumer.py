@@ -4,6 +4,7 @@ has no second effect, a failing one is retried, a poison one ends in dead_events
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -131,6 +132,40 @@ async def test_failures_are_retried_then_kept_as_dead(infra: Stack, link: NatsLi
     assert [(event_id, "cannot handle" in error) for event_id, error in dead] == [(poison_id, True)]
     assert len(processed) == 1
     assert poison_id not in processed
+    await engine.dispose()
+
+
+async def test_a_batch_handler_gets_each_new_event_of_a_batch_once_in_order(
+    infra: Stack, link: NatsLink
+) -> None:
+    engine = create_engine(infra.database_url, "backoffice", pool_size=2)
+    db = Database(engine, "backoffice", SystemClock())
+    batches: list[list[str]] = []
+    singles: list[str] = []
+
+    async def one(uow: UnitOfWork, msg: Msg) -> None:
+        singles.append(msg.headers["Nats-Msg-Id"])  # type: ignore[index]
+
+    async def many(uow: UnitOfWork, msgs: list[Msg]) -> None:
+        batches.append([m.headers["Nats-Msg-Id"] for m in msgs])  # type: ignore[index]
+
+    sub = Subscription("kit-batch", "kittest.batch", one, batched=True, batch_handler=many)
+    consumer = EventConsumer(db, link, sub)
+    ids = [await publish(link, "kittest.batch") for _ in range(5)]
+    js = await link.jetstream()
+    pull = await js.pull_subscribe("kittest.batch", durable="kit-batch-direct")
+    messages = await pull.fetch(batch=5, timeout=5)
+    assert [m.headers["Nats-Msg-Id"] for m in messages] == ids  # type: ignore[index]
+
+    def again(msg: Msg) -> Msg:  # the same event delivered once more (a fresh, unacked message)
+        return dataclasses.replace(msg, _ackd=False)
+
+    await consumer.handle(again(messages[1]))  # handled alone before (its batch failed, say)
+    await consumer.handle_batch([*messages, again(messages[3])])  # a redelivery within it too
+    assert singles == [ids[1]]
+    assert batches == [[ids[0], ids[2], ids[3], ids[4]]]
+    await consumer.handle_batch([again(m) for m in messages])  # nothing new: no call
+    assert len(batches) == 1
     await engine.dispose()
 
 

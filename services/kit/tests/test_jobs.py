@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import pytest
@@ -36,8 +36,18 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-async def run_for(seconds: float, *runners: asyncio.Task[None]) -> None:
-    await asyncio.sleep(seconds)
+async def run_for(
+    seconds: float, *runners: asyncio.Task[None], until: Callable[[], bool] | None = None
+) -> None:
+    """Runs the runners `seconds`, or, with `until`, until it holds (at most 20 s: a loaded
+    machine may be slow to tick, and the assertion after tells what did not happen)."""
+    if until is None:
+        await asyncio.sleep(seconds)
+    else:
+        for _ in range(int(20 / (seconds / 10))):
+            if until():
+                break
+            await asyncio.sleep(seconds / 10)
     for task in runners:
         task.cancel()
     await asyncio.gather(*runners, return_exceptions=True)
@@ -70,7 +80,11 @@ async def test_a_failing_tick_is_logged_and_the_loop_goes_on(
 
     job = PeriodicJob(unique("flaky"), every=0.05, run=flaky)
     with caplog.at_level(logging.ERROR, logger="plixa.jobs"):
-        await run_for(0.6, asyncio.create_task(run_periodically(job, engine, "kit")))
+        await run_for(
+            0.6,
+            asyncio.create_task(run_periodically(job, engine, "kit")),
+            until=lambda: calls >= 5,
+        )
 
     assert calls >= 5, "the loop stopped after a failure"
     failures = [r for r in caplog.records if r.name == "plixa.jobs"]

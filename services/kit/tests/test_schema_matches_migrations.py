@@ -35,6 +35,7 @@ TYPE_ALIASES = {
     "double precision": "float8",
     "real": "float4",
     "integer": "int",
+    "int4": "int",
     "bigint": "int8",
     "smallint": "int2",
     "boolean": "bool",
