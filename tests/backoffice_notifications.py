@@ -7,7 +7,6 @@ process runs them, and reach notifications over gRPC through the real Notificati
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from services.kit.db import Database, create_engine
 from tests.conftest import ADMIN_URL
 from tests.fakes.email_provider import EmailProvider
 from tests.fakes.push_service import PushService
+from tests.waiting import eventually
 
 T = TypeVar("T")
 
@@ -88,20 +88,6 @@ def run(mesh: Mesh, scenario: Callable[[Database, NotificationsClient], Awaitabl
 def backoffice_database(mesh: Mesh, pool_size: int = 4) -> Database:
     engine = create_engine(mesh.stack.database_url, "backoffice", pool_size=pool_size)
     return Database(engine, "backoffice", SystemClock(), audits_impersonation=False)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[T | None]], what: str, timeout: float = 15.0, every: float = 0.1
-) -> T:
-    """`check()`'s first truthy value, looked for every `every` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        await asyncio.sleep(every)
 
 
 async def queued_at_notifications(db: Database, key_prefix: str) -> dict[str, str]:

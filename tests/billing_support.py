@@ -4,8 +4,6 @@ webhook, billing's internal RPCs called as another service, and polling."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
@@ -17,6 +15,7 @@ from services.kit.config import internal_secret
 from services.kit.principal import service_principal
 from tests.conftest import bearer, register, sql
 from tests.fakes.stripe import StripeFake
+from tests.waiting import wait_until
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Message)
@@ -32,17 +31,6 @@ def owner(api: httpx.Client) -> tuple[str, int]:
     """A new workspace: (owner token, tenant id)."""
     data = register(api)
     return data["token"], int(data["tenant"]["id"])
-
-
-def wait_until(check: Callable[[], T | None], what: str, timeout: float = 15.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: still {value!r} after {timeout}s")
-        time.sleep(0.1)
 
 
 def subscription(api: httpx.Client, token: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from scripts.mesh import Stack
+from tests.waiting import PATIENCE_SECONDS
 
 ADMIN_URL = os.environ.get(
     "PLIXA_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -188,7 +189,7 @@ def announce_plan(stack: Stack, tenant_id: int, plan: str, **limits: int) -> Non
 
 
 def wait_for_status(
-    api: httpx.Client, path: str, token: str, status: int, timeout: float = 10.0
+    api: httpx.Client, path: str, token: str, status: int, timeout: float = PATIENCE_SECONDS
 ) -> httpx.Response:
     """Polls a GET until it answers `status` (events take a moment to arrive)."""
     import time

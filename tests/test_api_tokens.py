@@ -16,9 +16,12 @@ from tests.conftest import (
     register,
     sql,
 )
+from tests.waiting import PATIENCE_SECONDS
 
 
-def wait_for_plan(stack: Stack, tenant_id: int, plan: str, timeout: float = 10.0) -> None:
+def wait_for_plan(
+    stack: Stack, tenant_id: int, plan: str, timeout: float = PATIENCE_SECONDS
+) -> None:
     """Until identity has stored billing's event (a token first used after it sees the plan)."""
     deadline = time.monotonic() + timeout
     query = "SELECT 1 FROM identity.entitlements WHERE tenant_id = $1 AND plan = $2"
@@ -38,7 +41,7 @@ def business_owner(api: httpx.Client, stack: Stack) -> dict[str, Any]:
 
 def wait_for_minting(api: httpx.Client, token: str, status: int) -> httpx.Response:
     """Tries to create an API token until the answer is `status` (plans take a moment)."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + PATIENCE_SECONDS
     while True:
         response = api.post("/v1/api-tokens", headers=bearer(token), json={"name": "probe"})
         if response.status_code == status or time.monotonic() > deadline:

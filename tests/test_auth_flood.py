@@ -18,6 +18,7 @@ import pytest
 
 from scripts.mesh import Process, Stack, free_port, grpc_serving, wait_for
 from tests.conftest import PASSWORD, errors_of, register, registration, sql, unique_email
+from tests.waiting import PATIENCE_SECONDS
 
 WRONG = "wrong-password"
 
@@ -259,7 +260,7 @@ def test_expired_sign_in_counters_are_pruned_and_live_ones_kept(stack: Stack) ->
     query = """SELECT email FROM identity.sign_in_attempts_by_address WHERE email = ANY($1)
                UNION ALL
                SELECT email FROM identity.sign_in_attempts_by_email WHERE email = ANY($1)"""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + PATIENCE_SECONDS
     while stale in {r["email"] for r in sql(stack, query, [stale, live, known])}:
         assert time.monotonic() < deadline, "expired counters were never pruned"
         time.sleep(0.2)

@@ -10,6 +10,7 @@ from plixa.identity.v1 import events_pb2
 from scripts.mesh import Stack
 from tests.conftest import bearer, error_fields, register, sql
 from tests.test_team import join
+from tests.waiting import PATIENCE_SECONDS
 
 
 def announced(stack: Stack, user_id: int) -> list[str]:
@@ -62,7 +63,7 @@ def test_a_member_whose_heartbeats_stop_is_announced_away(api: httpx.Client, sta
         "UPDATE identity.users SET last_heartbeat_at = now() - interval '2 minutes' WHERE id = $1",
         agent["user"]["id"],
     )
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + PATIENCE_SECONDS
     while (
         announced(stack, agent["user"]["id"]) != ["available", "away"]
         and time.monotonic() < deadline

@@ -14,6 +14,7 @@ import httpx
 from scripts.mesh import Stack
 from tests.conftest import bearer, errors_of, sql, unique_email
 from tests.test_backoffice_tenants import audit, staff  # noqa: F401
+from tests.waiting import PATIENCE_SECONDS
 
 
 def campaign(**changes: Any) -> dict[str, Any]:
@@ -100,7 +101,7 @@ def test_a_campaign_to_the_waitlist_reaches_each_address_once(
     cid = api.post("/v1/admin/campaigns", headers=admin, json=campaign(send_now=True)).json()[
         "data"
     ]["id"]
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + PATIENCE_SECONDS
     while True:
         data = api.get(f"/v1/admin/campaigns/{cid}", headers=admin).json()["data"]
         if data["status"] == "sent":
@@ -125,7 +126,7 @@ def test_a_campaign_to_the_waitlist_reaches_each_address_once(
             if to in emails
         ]
 
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + PATIENCE_SECONDS
     while sorted(delivered()) != sorted(emails):
         assert time.monotonic() < deadline, delivered()
         time.sleep(0.2)

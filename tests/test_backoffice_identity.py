@@ -57,7 +57,7 @@ def test_suspension_is_refused_at_once_and_reactivation_reopens(
     change = set_status(stack, tenant_id, "suspended")
     assert (change.status, change.previous_status) == ("suspended", "active")
     # The gateway learns it from identity.access.changed (it did not carry this call).
-    refused = wait_for_status(api, "/v1/team/members", token, 403, timeout=5)
+    refused = wait_for_status(api, "/v1/team/members", token, 403)
     assert refused.status_code == 403 and errors_of(refused)[0]["code"] == "TENANT_SUSPENDED"
     assert api.get("/v1/me", headers=bearer(token)).status_code == 200  # allowed when suspended
     assert sql(stack, "SELECT status FROM identity.tenants WHERE id = $1", tenant_id)[0][0] == (
@@ -67,7 +67,7 @@ def test_suspension_is_refused_at_once_and_reactivation_reopens(
     assert (again.status, again.previous_status) == ("suspended", "suspended")
 
     set_status(stack, tenant_id, "active")
-    assert wait_for_status(api, "/v1/team/members", token, 200, timeout=5).status_code == 200
+    assert wait_for_status(api, "/v1/team/members", token, 200).status_code == 200
 
 
 def test_set_status_refuses_unknown_workspaces_and_statuses(stack: Stack) -> None:

@@ -15,6 +15,7 @@ from tests.conftest import bearer, errors_of, register, sql
 from tests.fakes.push_service import PushService
 from tests.test_backoffice_tenants import audit, in_directory, staff  # noqa: F401
 from tests.test_staff import enrol, new_staff
+from tests.waiting import PATIENCE_SECONDS
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,7 @@ def test_the_ticket_round_trip_with_rating(
     assert replied.customer_email == owner["user"]["email"]
     # Our notifications service emails the reply to the customer, through its email provider.
     assert stack.email is not None
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + PATIENCE_SECONDS
     while not (mails := [m for m in stack.email.emails() if owner["user"]["email"] in m["to"]]):
         assert time.monotonic() < deadline, "the staff reply was never emailed"
         time.sleep(0.2)
@@ -338,7 +339,7 @@ def test_a_new_ticket_is_pushed_to_subscribed_staff(
         # Tickets other tests opened earlier may still be on their way to this browser:
         # wait for this ticket's notice, not for the first push.
         url_tail = f"/admin/support/tickets/{tid}"
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + PATIENCE_SECONDS
         while not (
             notices := [
                 p for p in push.received(browser["endpoint"]) if p["url"].endswith(url_tail)

@@ -6,8 +6,6 @@ action with who, what, target, before/after, request id and time."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,6 +16,7 @@ from tests.conftest import announce_plan, bearer, errors_of, register, sql, wait
 from tests.fakes.evolution import new_message_id
 from tests.test_inbox_messaging import pair, unique_phone
 from tests.test_staff import enrol, new_staff
+from tests.waiting import poll
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +27,6 @@ def staff(gateway_url: str, stack: Stack) -> dict[str, Any]:
         enrolled = enrol(api, email)
     staff_id = int(sql(stack, "SELECT id FROM identity.staff WHERE email = $1", email)[0][0])
     return {"token": enrolled.token, "id": staff_id, "email": email}
-
-
-def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 def listed(api: httpx.Client, token: str, **params: Any) -> list[dict[str, Any]]:
@@ -51,7 +41,7 @@ def in_directory(api: httpx.Client, token: str, tenant_id: int) -> dict[str, Any
         response = api.get(f"/v1/admin/tenants/{tenant_id}", headers=bearer(token))
         return response.json()["data"] if response.status_code == 200 else None
 
-    tenant = eventually(found)
+    tenant = poll(found)
     assert tenant, f"workspace {tenant_id} never reached the directory"
     return dict(tenant)
 
@@ -84,7 +74,7 @@ def test_staff_find_suspend_reactivate_and_the_audit_log(
     )
     assert suspend.status_code == 200, suspend.text
     assert suspend.json()["data"]["status"] == "suspended"
-    refused = wait_for_status(api, "/v1/team/members", owner_token, 403, timeout=5)
+    refused = wait_for_status(api, "/v1/team/members", owner_token, 403)
     assert errors_of(refused)[0]["code"] == "TENANT_SUSPENDED"
     assert api.get("/v1/me", headers=bearer(owner_token)).status_code == 200  # data kept
     assert tenant_id in [t["id"] for t in listed(api, token, status="suspended")]
@@ -92,7 +82,7 @@ def test_staff_find_suspend_reactivate_and_the_audit_log(
 
     reactivate = api.post(f"/v1/admin/tenants/{tenant_id}/reactivate", headers=bearer(token))
     assert reactivate.status_code == 200 and reactivate.json()["data"]["status"] == "active"
-    assert wait_for_status(api, "/v1/team/members", owner_token, 200, timeout=5).status_code == 200
+    assert wait_for_status(api, "/v1/team/members", owner_token, 200).status_code == 200
 
     entries = audit(api, token, tenant_id=tenant_id)
     assert [e["action"] for e in entries] == ["tenant.reactivated", "tenant.suspended"]
@@ -204,7 +194,7 @@ def test_what_an_impersonation_token_changes_in_other_services_is_audited(
         found = audit(api, token, tenant_id=tenant_id, limit=50)
         return {e["action"]: e for e in found if e["action"] in expected}
 
-    recorded = eventually(lambda: len(entries()) == len(expected) and entries())
+    recorded = poll(lambda: len(entries()) == len(expected) and entries())
     assert recorded, f"audited: {sorted(entries())}"
     for action, (response, target_type, target_id) in expected.items():
         entry = recorded[action]
@@ -257,9 +247,7 @@ def test_lists_page_with_cursors_and_filter_by_plan(
 
     professional = owners[0]["tenant"]["id"]
     announce_plan(stack, professional, "professional")
-    assert eventually(
-        lambda: professional in [t["id"] for t in listed(api, token, plan="professional")]
-    )
+    assert poll(lambda: professional in [t["id"] for t in listed(api, token, plan="professional")])
     assert in_directory(api, token, professional)["plan"] == "professional"
 
 
@@ -339,7 +327,7 @@ def test_an_erased_workspace_leaves_the_directory_and_its_audit_keeps_only_ids(
     assert ticket.status_code == 201, ticket.text
 
     publish_tenant_erased(stack, tenant_id)
-    gone = eventually(
+    gone = poll(
         lambda: api.get(f"/v1/admin/tenants/{tenant_id}", headers=bearer(token)).status_code == 404
     )
     assert gone, "the erased workspace is still in the directory"
@@ -371,7 +359,7 @@ def test_whatsapp_messages_sent_while_suspended_are_kept(
 
     suspend = api.post(f"/v1/admin/tenants/{tenant_id}/suspend", headers=bearer(token))
     assert suspend.status_code == 200, suspend.text
-    refused = wait_for_status(api, "/v1/conversations", owner_token, 403, timeout=5)
+    refused = wait_for_status(api, "/v1/conversations", owner_token, 403)
     assert errors_of(refused)[0]["code"] == "TENANT_SUSPENDED"
 
     phone = unique_phone()
@@ -384,7 +372,7 @@ def test_whatsapp_messages_sent_while_suspended_are_kept(
 
     reactivate = api.post(f"/v1/admin/tenants/{tenant_id}/reactivate", headers=bearer(token))
     assert reactivate.status_code == 200, reactivate.text
-    back = wait_for_status(api, "/v1/conversations", owner_token, 200, timeout=5)
+    back = wait_for_status(api, "/v1/conversations", owner_token, 200)
     (conversation,) = back.json()["data"]
     assert conversation["contact_phone"] == phone and conversation["unread_count"] == 1
     view = api.get(f"/v1/conversations/{conversation['id']}", headers=bearer(owner_token))

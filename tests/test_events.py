@@ -14,6 +14,7 @@ import pytest
 
 from scripts.mesh import Stack
 from tests.conftest import ADMIN_URL, TEST_ENV, registration, sql
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +28,6 @@ def small_stack() -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
-
-
-def wait_until(check: object, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def stream_messages(stack: Stack, stream: str) -> int:

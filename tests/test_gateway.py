@@ -18,6 +18,7 @@ from scripts.mesh import Stack
 from services.kit.config import DEV_INTERNAL_SECRET
 from services.kit.principal import service_principal, sign
 from tests.conftest import PASSWORD, bearer, errors_of, register, sql, unique_email
+from tests.waiting import PATIENCE_SECONDS
 
 
 def test_unknown_routes_and_wrong_verbs_are_enveloped(api: httpx.Client) -> None:
@@ -112,7 +113,7 @@ def test_request_id_is_set_echoed_and_logged(api: httpx.Client, stack: Stack) ->
     request_id = f"test-{unique_email('rid')}"
     response = api.get("/v1/me", headers={**bearer(token), "X-Request-Id": request_id})
     assert response.headers["X-Request-Id"] == request_id
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + PATIENCE_SECONDS
     while time.monotonic() < deadline:
         gateway_log = stack.processes["gateway"].log_path.read_text()
         identity_log = stack.processes["identity"].log_path.read_text()
@@ -276,7 +277,7 @@ def test_a_stopped_service_is_503_and_a_slow_one_504(api: httpx.Client, stack: S
     finally:
         stack.start_service("identity")
     # The gateway reconnects on its own (its reconnect backoff is capped at 2 s).
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + PATIENCE_SECONDS
     status = 503
     while status == 503 and time.monotonic() < deadline:
         status = api.post("/v1/auth/login", json={"email": email, "password": PASSWORD}).status_code

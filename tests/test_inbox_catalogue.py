@@ -16,6 +16,7 @@ from scripts.mesh import Stack
 from tests.conftest import announce_plan, bearer, error_fields, errors_of, register, sql
 from tests.test_api_tokens import wait_for_plan
 from tests.test_team import join
+from tests.waiting import PATIENCE_SECONDS
 
 
 def on_plan(api: httpx.Client, stack: Stack, plan: str) -> dict[str, Any]:
@@ -762,7 +763,7 @@ def test_an_erased_workspace_loses_its_catalogue(api: httpx.Client, stack: Stack
     )
     assert sql(stack, count, tenant_id)[0]["n"] == 3
     announce_erasure(stack, tenant_id)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + PATIENCE_SECONDS
     while sql(stack, count, tenant_id)[0]["n"]:
         assert time.monotonic() < deadline, "the catalogue outlived its workspace"
         time.sleep(0.1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,6 +16,7 @@ from scripts.mesh import Stack
 from tests.conftest import bearer, errors_of, register, sql
 from tests.fakes.evolution import EvolutionFake, new_message_id
 from tests.test_api_tokens import business_owner
+from tests.waiting import poll
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +40,6 @@ def pair(api: httpx.Client, fake: EvolutionFake, token: str) -> dict[str, Any]:
     got = api.get(f"/v1/phone-instances/{instance['id']}", headers=bearer(token)).json()["data"]
     assert got["status"] == "connected"
     return got
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def conversations(api: httpx.Client, token: str, **params: Any) -> list[dict[str, Any]]:
@@ -569,7 +560,7 @@ def test_the_sweep_sends_what_was_never_handed_over_and_fails_what_may_have_been
         found = {text: listed[i] for text, i in ids.items()}
         return None if any(m["status"] == "pending" for m in found.values()) else found
 
-    found = wait_until(settled)
+    found = poll(settled)
     assert found, "the sweep never settled the crashed sends"
     assert found["never handed"]["status"] == "sent"
     unconfirmed = found["handed, then the crash"]

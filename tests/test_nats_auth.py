@@ -24,6 +24,7 @@ from scripts.mesh import Stack, without_credentials
 from services.kit.config import SERVICES
 from services.kit.nats_auth import CONSUMES
 from tests.conftest import register, sql
+from tests.waiting import PATIENCE_SECONDS
 
 SUBJECT = "billing.entitlements.changed"
 
@@ -106,7 +107,7 @@ def test_billing_credentials_can_publish_billing_events(api: httpx.Client, stack
             assert ack.stream == "PLIXA_BILLING"
 
     asyncio.run(announce())
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + PATIENCE_SECONDS
     while plan_of(stack, tenant_id) != "business":
         assert time.monotonic() < deadline, "identity never applied billing's event"
         time.sleep(0.1)

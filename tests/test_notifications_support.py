@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -111,17 +111,6 @@ def workspace(api: httpx.Client, notif: Notifications, plan: str = "professional
         found = wait_for_status(api, "/v1/webhook-endpoints", ws.token, 200, timeout=15)
         assert found.status_code == 200, found.text
     return ws
-
-
-def poll(check: Callable[[], T | None], timeout: float = 15.0, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(0.05)
 
 
 def publish(stack: Stack, subject: str, message: Message, event_id: str | None = None) -> str:

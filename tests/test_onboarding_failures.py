@@ -9,6 +9,7 @@ import httpx
 
 from scripts.mesh import Stack
 from tests.conftest import bearer, errors_of, register
+from tests.waiting import PATIENCE_SECONDS
 
 
 def test_an_unreachable_step_owner_answers_503_not_not_done(
@@ -30,7 +31,8 @@ def test_an_unreachable_step_owner_answers_503_not_not_done(
     finally:
         stack.start_service("inbox")
 
-    deadline = time.monotonic() + 10  # the channel reconnects within its 2 s backoff cap
+    # The channel reconnects within its 2 s backoff cap.
+    deadline = time.monotonic() + PATIENCE_SECONDS
     while (back := api.get("/v1/onboarding", headers=headers)).status_code != 200:
         assert time.monotonic() < deadline, back.text
         time.sleep(0.2)

@@ -18,6 +18,7 @@ from tests.scheduling_support import (
     world,
 )
 from tests.test_team import join
+from tests.waiting import PATIENCE_SECONDS
 
 
 @pytest.fixture(scope="module")
@@ -316,7 +317,7 @@ def test_holidays_import_retry_and_toggle_off(api: httpx.Client, sw: SchedulingW
         "UPDATE scheduling.holiday_configs SET next_attempt_at = now() WHERE tenant_id = $1",
         owner["tenant"]["id"],
     )
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + PATIENCE_SECONDS
     while time.monotonic() < deadline:
         config = api.get("/v1/scheduling/holiday-config", headers=headers).json()["data"]
         if config["synced"]:

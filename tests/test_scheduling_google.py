@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import bearer, errors_of, sql
 from tests.scheduling_support import SchedulingWorld, create_service, owner_with_provider, world
 from tests.test_team import join
+from tests.waiting import poll
 
 
 @pytest.fixture(scope="module")
@@ -56,15 +57,6 @@ def slot_starts(api: httpx.Client, owner: dict[str, Any], service_id: int, day: 
     )
     assert response.status_code == 200, response.text
     return [s["local_start"][11:16] for s in response.json()["data"]]
-
-
-def wait_until(check: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
 
 
 def test_google_busy_blocks_slots_until_the_link_breaks(
@@ -114,7 +106,7 @@ def test_google_busy_blocks_slots_until_the_link_breaks(
         json={"service_id": service["id"], "start": f"{day}T14:00:00"},
     )
     assert booked.status_code == 201, booked.text
-    events = wait_until(lambda: sw.google.events.get(email))
+    events = poll(lambda: sw.google.events.get(email))
     assert events and events[0]["extendedProperties"]["private"]["appointmentId"] == str(
         booked.json()["data"]["id"]
     )
@@ -127,7 +119,7 @@ def test_google_busy_blocks_slots_until_the_link_breaks(
         " WHERE user_id = $1",
         owner["user_id"],
     )
-    link = wait_until(
+    link = poll(
         lambda: (lambda data: data if data["status"] == "broken" else None)(
             api.get("/v1/scheduling/calendar/google", headers=owner["headers"]).json()["data"]
         )

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +17,7 @@ from tests.conftest import sql
 from tests.fakes.evolution import EvolutionFake
 from tests.scheduling_support import SchedulingWorld, create_service, owner_with_provider, world
 from tests.test_scheduling_waitlist import internal
+from tests.waiting import poll
 
 ALL_DAY = [
     {"kind": "open", "weekday": d, "start_time": "00:00", "end_time": "24:00"} for d in range(7)
@@ -33,15 +33,6 @@ def sw() -> SchedulingWorld:
 def api(sw: SchedulingWorld) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=sw.url, timeout=30) as client:
         yield client
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def texts_to(fake: EvolutionFake, phone: str) -> list[str]:
@@ -101,7 +92,7 @@ def test_a_reminder_and_a_waitlist_offer_go_out_once(
         "UPDATE scheduling.reminders SET next_attempt_at = now() WHERE appointment_id = $1",
         appointment["id"],
     )
-    sent = wait_until(lambda: texts_to(fake, phone))
+    sent = poll(lambda: texts_to(fake, phone))
     assert sent and "Reminder: Haircut" in sent[0]
     time.sleep(1.0)  # a few more job ticks: nothing is sent again
     assert len(texts_to(fake, phone)) == 1
@@ -128,7 +119,7 @@ def test_a_reminder_and_a_waitlist_offer_go_out_once(
         json={"reason": "sick"},
     )
     assert cancelled.status_code == 200
-    offers = wait_until(lambda: texts_to(fake, waiting_phone))
+    offers = poll(lambda: texts_to(fake, waiting_phone))
     assert offers and "opened up" in offers[0]
     time.sleep(1.0)
     assert len(texts_to(fake, waiting_phone)) == 1

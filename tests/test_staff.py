@@ -17,6 +17,7 @@ import pytest
 
 from scripts.mesh import ROOT, Stack
 from tests.conftest import bearer, error_fields, errors_of, register, sql, unique_email
+from tests.waiting import PATIENCE_SECONDS
 
 STAFF_PASSWORD = "staff-secret-pw"
 
@@ -324,7 +325,7 @@ def test_the_command_line_resets_a_lost_second_factor(api: httpx.Client, stack: 
     # Every session of the account ended; the next sign-in enrols again. The CLI's revocation
     # event is published by identity's relay, which finds rows written by another process when
     # it next polls (each second), and gateways drop the cached token when it arrives.
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + PATIENCE_SECONDS
     while api.get("/v1/admin/me", headers=bearer(enrolled.token)).status_code != 401:
         assert time.monotonic() < deadline, "the reset did not end the staff session"
         time.sleep(0.1)

@@ -184,6 +184,6 @@ async def test_the_slow_handler_stops_at_the_callers_deadline_or_at_the_default(
                 onboarding_pb2.OnboardingProgressRequest(tenant_id=3), metadata=metadata
             )
     assert stopped.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert time.monotonic() - started < 3  # the server's 1 s default, not the handler's 5 s
+    assert time.monotonic() - started < 4  # the server's 1 s default, not the handler's 5 s
     assert PROGRESS_SERVICER.cancelled.is_set()
     await client.close()
