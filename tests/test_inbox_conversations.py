@@ -21,8 +21,9 @@ from services.kit.errors import DomainError
 from services.kit.principal import service_principal
 from tests.conftest import announce_plan, bearer, errors_of, register, sql
 from tests.fakes.evolution import EvolutionFake
-from tests.test_inbox_messaging import pair, unique_phone, wait_until
+from tests.test_inbox_messaging import pair, unique_phone
 from tests.test_team import join
+from tests.waiting import poll
 
 R = TypeVar("R", bound=Message)
 
@@ -241,7 +242,7 @@ def test_snooze_hides_until_the_job_wakes_it(
     soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
     api.post(f"/v1/conversations/{ana_id}/snooze", json={"until": soon}, headers=bearer(token))
     assert ana_id not in ids_of(listing(api, token))
-    assert wait_until(lambda: ana_id in ids_of(listing(api, token)), timeout=10)
+    assert poll(lambda: ana_id in ids_of(listing(api, token)), timeout=10)
     event = last_update(stack, ana_id)
     assert event.reason == "snooze_woken" and list(event.changed) == ["snoozed_until"]
 
@@ -389,7 +390,7 @@ def test_agents_cannot_manage_numbers_and_restriction_limits_their_view(
         headers=bearer(token),
     )
     assert turned_on.status_code == 200, turned_on.text
-    assert wait_until(lambda: len(ids_of(listing(api, agent["token"]))) == 2)
+    assert poll(lambda: len(ids_of(listing(api, agent["token"]))) == 2)
     assert sorted(ids_of(listing(api, agent["token"]))) == sorted(
         [by_name["Ana"], by_name["Carla"]]
     )
@@ -411,7 +412,7 @@ def test_agents_cannot_manage_numbers_and_restriction_limits_their_view(
     # Removing the agent unassigns their conversations.
     removed = api.delete(f"/v1/team/members/{agent['user']['id']}", headers=bearer(token))
     assert removed.status_code == 204, removed.text
-    assert wait_until(
+    assert poll(
         lambda: (
             api.get(f"/v1/conversations/{by_name['Ana']}", headers=bearer(token)).json()["data"][
                 "conversation"
@@ -431,14 +432,14 @@ def test_number_limit_follows_the_plan(
     assert second.status_code == 409
     assert errors_of(second)[0]["code"] == "PHONE_NUMBER_LIMIT_REACHED"
     announce_plan(stack, owner["tenant"]["id"], "professional")
-    assert wait_until(
+    assert poll(
         lambda: api.post("/v1/phone-instances", json={}, headers=bearer(token)).status_code == 201
     )
     third = api.post("/v1/phone-instances", json={}, headers=bearer(token))
     assert third.status_code == 409
     # Evolution refusing a creation keeps nothing and answers 502.
     announce_plan(stack, owner["tenant"]["id"], "business")
-    assert wait_until(
+    assert poll(
         lambda: sql(
             stack,
             "SELECT 1 FROM inbox.tenant_settings WHERE tenant_id = $1"
@@ -509,7 +510,7 @@ def test_external_send_needs_the_plan_and_creates_the_conversation(
         )
         return answer if answer.status_code == 201 else None
 
-    sent = wait_until(send)
+    sent = poll(send)
     assert sent is not None
     data = sent.json()["data"]
     assert data["message"]["status"] == "sent" and data["message"]["body"] == "oi"

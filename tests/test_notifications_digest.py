@@ -13,11 +13,11 @@ from tests.test_notifications_support import (  # noqa: F401  (fixtures)
     api_fixture,
     inbound,
     notif_fixture,
-    poll,
     publish,
     workspace,
 )
 from tests.test_team import join
+from tests.waiting import wait_until
 
 
 def test_settings_are_owner_only_and_off_by_default(
@@ -63,13 +63,13 @@ def test_the_test_send_shows_todays_figures(api: httpx.Client, notif: Notificati
     for _ in range(2):
         publish(notif.stack, "inbox.message.inbound", inbound(ws.tenant_id))
     query = "SELECT inbound FROM notifications.daily_stats WHERE tenant_id = $1"
-    poll(lambda: sum(r["inbound"] for r in sql(notif.stack, query, ws.tenant_id)) == 2)
+    wait_until(lambda: sum(r["inbound"] for r in sql(notif.stack, query, ws.tenant_id)) == 2)
     sent = api.post("/v1/digest-config/test", headers=bearer(ws.token))
     assert sent.status_code == 200, sent.text
     preview = sent.json()["data"]
     assert preview["to"] == ws.email and preview["subject"].startswith("[Test] Daily activity of")
     assert "messages received: 2" in preview["text"]
-    mail = poll(lambda: [m for m in notif.email.emails() if m["to"] == [ws.email]])
+    mail = wait_until(lambda: [m for m in notif.email.emails() if m["to"] == [ws.email]])
     assert mail[0]["subject"] == preview["subject"] and "<p>" in mail[0]["html"]
 
 
@@ -88,7 +88,7 @@ def test_the_scheduled_run_sends_once_per_period_to_enrolled_workspaces(
         " WHERE tenant_id = $1",
         enrolled.tenant_id,
     )
-    mail = poll(
+    mail = wait_until(
         lambda: [m for m in notif.email.emails() if m["to"] == [enrolled.email]], what="the digest"
     )
     assert mail[0]["subject"].startswith("Daily activity of Lucia Studios")

@@ -17,10 +17,10 @@ from tests.test_notifications_events import events, ticket_for
 from tests.test_notifications_support import (  # noqa: F401  (fixtures)
     Notifications,
     notif_fixture,
-    poll,
     verify_plixa,
     verify_standard,
 )
+from tests.waiting import wait_until
 
 evolution = pytest.importorskip("tests.fakes.evolution", reason="inbox's Evolution fake not here")
 
@@ -61,7 +61,7 @@ def test_a_whatsapp_message_reaches_the_receiver_signed_and_the_panel_live(
                 assert sent.status_code == 200, sent.text
                 live = sse.next(event="message.inbound", timeout=15)
                 assert live.data["data"]["message"]["body"] == "oi, tudo bem?"
-            [got] = poll(receiver.deliveries, what="the delivery")
+            [got] = wait_until(receiver.deliveries, what="the delivery")
             secret = endpoint["secret"]
             assert verify_plixa(secret, got.body, got.headers["x-plixa-signature"])
             assert verify_standard(secret, got.headers, got.body)

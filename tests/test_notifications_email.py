@@ -18,9 +18,9 @@ from tests.test_notifications_support import (  # noqa: F401  (fixtures)
     Notifications,
     api_fixture,
     notif_fixture,
-    poll,
     workspace,
 )
+from tests.waiting import wait_until
 
 SEND_EMAIL = "/plixa.notifications.v1.NotificationsInternal/SendEmail"
 
@@ -33,7 +33,7 @@ def test_an_invitation_is_emailed_with_its_link_and_resent(
     created = api.post("/v1/team/invitations", headers=bearer(ws.token), json={"email": invitee})
     assert created.status_code == 201, created.text
     invitation = created.json()["data"]
-    mail = poll(
+    mail = wait_until(
         lambda: [m for m in notif.email.emails() if m["to"] == [invitee]], what="the invitation"
     )
     assert len(mail) == 1
@@ -42,7 +42,7 @@ def test_an_invitation_is_emailed_with_its_link_and_resent(
     assert "Lucia Studios" in mail[0]["subject"] and mail[0]["idempotency_key"]
     resent = api.post(f"/v1/team/invitations/{invitation['id']}/resend", headers=bearer(ws.token))
     assert resent.status_code == 200
-    poll(
+    wait_until(
         lambda: len([m for m in notif.email.emails() if m["to"] == [invitee]]) == 2,
         what="the resend",
     )
@@ -63,7 +63,7 @@ def test_a_deletion_notice_is_emailed(api: httpx.Client, notif: Notifications) -
         "/v1/account/deletion", headers=bearer(ws.token), json={"password": PASSWORD}
     )
     assert scheduled.status_code == 202, scheduled.text
-    mail = poll(
+    mail = wait_until(
         lambda: [m for m in notif.email.emails() if m["to"] == [ws.email]], what="the notice"
     )
     assert "deletion" in mail[0]["subject"].lower() and "workspace" in mail[0]["text"]
@@ -109,8 +109,10 @@ def test_send_email_is_idempotent_and_validated(notif: Notifications) -> None:
         await client.close()
 
     asyncio.run(run())
-    sent = poll(lambda: [m for m in notif.email.emails() if m["to"] == ["someone@example.com"]])
+    sent = wait_until(
+        lambda: [m for m in notif.email.emails() if m["to"] == ["someone@example.com"]]
+    )
     assert len(sent) == 1 and sent[0]["text"].startswith("We answered.")
     assert sent[0]["idempotency_key"] == "ext:ticket-42-reply-1"
     query = "SELECT 1 FROM notifications.emails WHERE idempotency_key = $1 AND status = 'sent'"
-    assert poll(lambda: sql(notif.stack, query, "ext:ticket-42-reply-1"))
+    assert wait_until(lambda: sql(notif.stack, query, "ext:ticket-42-reply-1"))

@@ -20,11 +20,11 @@ from tests.test_notifications_support import (  # noqa: F401  (fixtures)
     conversation_changed,
     inbound,
     notif_fixture,
-    poll,
     publish,
     workspace,
 )
 from tests.test_team import join
+from tests.waiting import wait_until
 
 
 @dataclass
@@ -178,7 +178,7 @@ def test_restricted_agents_see_their_own_and_unassigned_conversations(
         json={"agent_restricted_to_own_conversations": True},
     )
     assert restricted.status_code == 200, restricted.text
-    poll(  # identity's event reaches notifications
+    wait_until(  # identity's event reaches notifications
         lambda: sql(
             notif.stack,
             "SELECT 1 FROM notifications.tenant_settings"

@@ -21,12 +21,12 @@ from tests.test_notifications_support import (  # noqa: F401  (fixtures)
     conversation_changed,
     inbound,
     notif_fixture,
-    poll,
     publish,
     workspace,
 )
 from tests.test_staff import enrol, new_staff
 from tests.test_team import join
+from tests.waiting import wait_until
 
 
 def available(
@@ -35,7 +35,7 @@ def available(
     beat = api.post("/v1/me/availability/heartbeat", headers=bearer(token))
     assert beat.status_code in (200, 204), beat.text
     query = "SELECT 1 FROM notifications.members WHERE user_id = $1 AND status = 'available'"
-    poll(lambda: sql(notif.stack, query, user_id), what="the member available")
+    wait_until(lambda: sql(notif.stack, query, user_id), what="the member available")
 
 
 def test_members_get_pushes_for_new_messages_and_assignments(
@@ -60,7 +60,7 @@ def test_members_get_pushes_for_new_messages_and_assignments(
         "inbox.message.inbound",
         inbound(ws.tenant_id, text="Posso remarcar?", conversation_id=77),
     )
-    [push] = poll(lambda: notif.push.received(browser["endpoint"]), what="the push")
+    [push] = wait_until(lambda: notif.push.received(browser["endpoint"]), what="the push")
     assert push == {
         "title": "Maria",
         "body": "Posso remarcar?",
@@ -77,7 +77,7 @@ def test_members_get_pushes_for_new_messages_and_assignments(
         found = notif.push.received(browser["endpoint"])
         return found if len(found) == 2 else None
 
-    pushes = poll(two_pushes, what="the second push")
+    pushes = wait_until(two_pushes, what="the second push")
     assert (
         pushes[1]["title"] == "Conversation assigned to you"
         and pushes[1]["url"] == "/conversations/78"
@@ -117,7 +117,9 @@ def test_a_gone_subscription_is_deleted(api: httpx.Client, notif: Notifications)
     notif.push.mark_gone(browser["endpoint"])
     publish(notif.stack, "inbox.message.inbound", inbound(ws.tenant_id))
     query = "SELECT 1 FROM notifications.push_subscriptions WHERE endpoint = $1"
-    poll(lambda: not sql(notif.stack, query, browser["endpoint"]), what="the subscription deleted")
+    wait_until(
+        lambda: not sql(notif.stack, query, browser["endpoint"]), what="the subscription deleted"
+    )
 
 
 def test_subscriptions_are_validated(api: httpx.Client, notif: Notifications) -> None:
@@ -182,9 +184,9 @@ def test_staff_and_internal_pushes(api: httpx.Client, notif: Notifications) -> N
 
     staff_sent, members_sent = asyncio.run(call())
     assert staff_sent >= 1 and members_sent == 1
-    [got] = poll(lambda: notif.push.received(browser["endpoint"]))
+    [got] = wait_until(lambda: notif.push.received(browser["endpoint"]))
     assert got["title"] == "New ticket" and got["url"] == "/admin/tickets/12"
-    [member_got] = poll(lambda: notif.push.received(member_browser["endpoint"]))
+    [member_got] = wait_until(lambda: notif.push.received(member_browser["endpoint"]))
     assert member_got["body"] == "Staff replied"
     off = api.request(
         "DELETE",

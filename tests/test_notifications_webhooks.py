@@ -21,13 +21,13 @@ from tests.test_notifications_support import (  # noqa: F401  (fixtures)
     deliveries,
     inbound,
     notif_fixture,
-    poll,
     publish,
     verify_plixa,
     verify_standard,
     workspace,
 )
 from tests.test_team import join
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_a_message_arrives_and_the_receiver_gets_one_signed_delivery(
 
     event = inbound(ws.tenant_id)
     event_id = publish(notif.stack, "inbox.message.inbound", event)
-    got = poll(receiver.deliveries, what="a delivery")[0]
+    got = wait_until(receiver.deliveries, what="a delivery")[0]
 
     assert got.path == "/hooks/plixa"
     assert verify_plixa(secret, got.body, got.headers["x-plixa-signature"])
@@ -67,7 +67,7 @@ def test_a_message_arrives_and_the_receiver_gets_one_signed_delivery(
 
     # Redelivered by JetStream (same event id): nothing more is sent.
     publish(notif.stack, "inbox.message.inbound", event, event_id=event_id)
-    listed = poll(
+    listed = wait_until(
         lambda: [d for d in deliveries(api, ws.token, endpoint["id"]) if d["status"] == "succeeded"]
     )
     time.sleep(0.5)
@@ -112,9 +112,9 @@ def test_a_receiver_down_then_recovering_gets_the_delivery_and_the_log_shows_eac
     endpoint = create_endpoint(api, ws.token, receiver.url)
     receiver.mode = "fail"
     publish(notif.stack, "inbox.message.inbound", inbound(ws.tenant_id))
-    poll(lambda: len(receiver.deliveries()) >= 2, what="two failed tries")
+    wait_until(lambda: len(receiver.deliveries()) >= 2, what="two failed tries")
     receiver.mode = "ok"
-    [delivery] = poll(
+    [delivery] = wait_until(
         lambda: [d for d in deliveries(api, ws.token, endpoint["id"]) if d["status"] == "succeeded"]
     )
     got = receiver.deliveries()
@@ -136,7 +136,7 @@ def test_a_spent_schedule_fails_and_a_manual_retry_sends_the_same_payload(
     endpoint = create_endpoint(api, ws.token, receiver.url)
     receiver.mode = "fail"
     publish(notif.stack, "inbox.message.inbound", inbound(ws.tenant_id))
-    [failed] = poll(
+    [failed] = wait_until(
         lambda: [d for d in deliveries(api, ws.token, endpoint["id"]) if d["status"] == "failed"]
     )
     assert failed["attempts"] == 5  # the first try and the four retries of the schedule
@@ -146,7 +146,7 @@ def test_a_spent_schedule_fails_and_a_manual_retry_sends_the_same_payload(
     assert retried.status_code == 200, retried.text
     assert retried.json()["data"]["attempts"] == 0
     assert retried.json()["data"]["status"] == "pending"
-    poll(
+    wait_until(
         lambda: [d for d in deliveries(api, ws.token, endpoint["id"]) if d["status"] == "succeeded"]
     )
     got = receiver.deliveries()
@@ -171,10 +171,12 @@ def test_410_gone_disables_the_endpoint_and_tells_the_owner(
         data = read.json()["data"]
         return data if data["status"] == "disabled" else None
 
-    data = poll(disabled, what="the endpoint disabled")
+    data = wait_until(disabled, what="the endpoint disabled")
     assert data["disabled_reason"] == "gone" and data["disabled_at"]
-    poll(lambda: all(d["status"] == "failed" for d in deliveries(api, ws.token, endpoint["id"])))
-    mail = poll(
+    wait_until(
+        lambda: all(d["status"] == "failed" for d in deliveries(api, ws.token, endpoint["id"]))
+    )
+    mail = wait_until(
         lambda: [m for m in notif.email.emails() if m["to"] == [ws.email]], what="the owner's email"
     )[0]
     assert "disabled" in mail["subject"] and "/gone" in mail["text"] and mail["html"]
@@ -186,7 +188,7 @@ def test_410_gone_disables_the_endpoint_and_tells_the_owner(
     assert enabled.status_code == 200 and enabled.json()["data"]["status"] == "active"
     before = len(receiver.deliveries())
     publish(notif.stack, "inbox.message.inbound", inbound(ws.tenant_id))
-    poll(lambda: len(receiver.deliveries()) > before)
+    wait_until(lambda: len(receiver.deliveries()) > before)
 
 
 def test_rotation_sends_both_signatures_during_the_overlap(
@@ -203,7 +205,7 @@ def test_rotation_sends_both_signatures_during_the_overlap(
     assert new.startswith("whsec_") and new != old
     assert rotated.json()["data"]["previous_secret_expires_at"]
     publish(notif.stack, "inbox.message.inbound", inbound(ws.tenant_id))
-    got = poll(receiver.deliveries)[0]
+    got = wait_until(receiver.deliveries)[0]
     assert len(got.headers["x-plixa-signature"].split(",")) == 2
     assert len(got.headers["webhook-signature"].split(" ")) == 2
     for secret in (old, new):
@@ -307,7 +309,7 @@ def test_another_tenant_weaker_roles_and_plans_are_refused(
     ws = workspace(api, notif)
     endpoint = create_endpoint(api, ws.token, receiver.url)
     publish(notif.stack, "inbox.message.inbound", inbound(ws.tenant_id))
-    [delivery] = poll(lambda: deliveries(api, ws.token, endpoint["id"]))
+    [delivery] = wait_until(lambda: deliveries(api, ws.token, endpoint["id"]))
     other = workspace(api, notif)
     for method, path in [
         ("GET", f"/v1/webhook-endpoints/{endpoint['id']}"),
@@ -337,7 +339,7 @@ def test_another_tenant_weaker_roles_and_plans_are_refused(
         found = api.get("/v1/webhook-endpoints", headers=bearer(starter.token))
         return found if found.status_code == 403 else None
 
-    response = poll(refused_for_starter, what="the starter plan refused")
+    response = wait_until(refused_for_starter, what="the starter plan refused")
     assert errors_of(response)[0]["code"] == "PLAN_FEATURE_REQUIRED"
     assert api.get("/v1/webhook-endpoints").status_code == 401
 
@@ -379,7 +381,7 @@ def test_a_parallel_burst_is_delivered_once_each_in_order_per_endpoint(
     events = [inbound(ws.tenant_id, text=f"message {i}") for i in range(30)]
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(lambda e: publish(notif.stack, "inbox.message.inbound", e), events))
-    poll(lambda: len(receiver.deliveries()) >= 60, what="60 deliveries")
+    wait_until(lambda: len(receiver.deliveries()) >= 60, what="60 deliveries")
     time.sleep(0.3)
     got = receiver.deliveries()
     assert len(got) == 60
@@ -395,13 +397,13 @@ def test_a_restart_in_the_middle_loses_nothing(
     endpoint = create_endpoint(api, ws.token, receiver.url)
     receiver.mode = "fail"
     publish(notif.stack, "inbox.message.inbound", inbound(ws.tenant_id))
-    poll(lambda: len(receiver.deliveries()) >= 1)
+    wait_until(lambda: len(receiver.deliveries()) >= 1)
     notif.stack.processes["notifications"].kill()  # mid-schedule, no goodbye
     for _ in range(3):
         publish(notif.stack, "inbox.message.inbound", inbound(ws.tenant_id))
     receiver.mode = "ok"
     notif.stack.start_service("notifications")
-    poll(
+    wait_until(
         lambda: (
             len(
                 [d for d in deliveries(api, ws.token, endpoint["id"]) if d["status"] == "succeeded"]
@@ -450,14 +452,14 @@ def test_appointment_events_are_delivered(
         "scheduling.appointment.cancelled",
         events_pb2.AppointmentCancelled(appointment=appointment, reason="customer"),
     )
-    poll(lambda: len(receiver.deliveries()) >= 2, what="two appointment deliveries")
+    wait_until(lambda: len(receiver.deliveries()) >= 2, what="two appointment deliveries")
     time.sleep(0.3)
     got = {r.json()["type"]: r for r in receiver.deliveries()}
     assert len(receiver.deliveries()) == 2  # once each, and nothing for the unsubscribed type
     assert sorted(got) == ["appointment.cancelled", "appointment.created"]
     # In event order in the log. Arrival order is not asserted: both were due together, and an
     # endpoint takes several deliveries at once (PLIXA_WEBHOOK_ENDPOINT_CONCURRENCY).
-    logged = poll(
+    logged = wait_until(
         lambda: (
             [
                 d["event_type"]
