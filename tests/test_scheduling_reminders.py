@@ -67,7 +67,11 @@ def test_a_reminder_and_a_waitlist_offer_go_out_once(
     contact_id = contact.json()["data"]["id"]
 
     service = create_service(api, owner, reminder_offsets=[60])
+    # 90 minutes ahead, or the next midnight when this test's bookings (up to 3 h later) would
+    # run across one: a booking stays inside one local day's window, and the clock is real.
     start = (datetime.now(UTC) + timedelta(minutes=90)).replace(second=0, microsecond=0)
+    if (start + timedelta(hours=3)).date() != start.date():
+        start = datetime.combine(start.date() + timedelta(days=1), datetime.min.time(), UTC)
     booked = api.post(
         "/v1/scheduling/appointments",
         headers=owner["headers"],
