@@ -253,6 +253,30 @@ def test_a_closure_day_has_no_slots(api: httpx.Client) -> None:
     assert refused.status_code == 409 and errors_of(refused)[0]["code"] == "SLOT_UNAVAILABLE"
 
 
+def test_a_shop_open_around_the_clock_books_across_midnight_but_not_into_a_closure(
+    api: httpx.Client,
+) -> None:
+    always = [
+        {"kind": "open", "weekday": d, "start_time": "00:00", "end_time": "24:00"} for d in range(7)
+    ]
+    owner = owner_with_provider(api, "America/Sao_Paulo", always)
+    service = create_service(api, owner, duration_minutes=100)  # its grid misses midnight
+    times = [s["local_start"] for s in slots(api, owner, service["id"], "2027-04-20", "2027-04-20")]
+    assert times[-1] == "2027-04-20T23:20:00-03:00"  # runs to 01:00 on the 21st
+    late = book(api, owner, service_id=service["id"], start="2027-04-20T23:20:00")
+    assert late.status_code == 201, late.text
+    assert late.json()["data"]["end_at"] == "2027-04-21T04:00:00+00:00"
+
+    closed = api.post(
+        "/v1/scheduling/closures", headers=owner["headers"], json={"date": "2027-04-22"}
+    )
+    assert closed.status_code == 201
+    times = [s["local_start"] for s in slots(api, owner, service["id"], "2027-04-21", "2027-04-21")]
+    assert times[-1] == "2027-04-21T21:40:00-03:00"  # the last that ends by midnight
+    refused = book(api, owner, service_id=service["id"], start="2027-04-21T23:20:00")
+    assert refused.status_code == 409 and errors_of(refused)[0]["code"] == "SLOT_UNAVAILABLE"
+
+
 def test_state_machine(api: httpx.Client) -> None:
     owner = owner_with_provider(api)
     service = create_service(api, owner, requires_approval=True)

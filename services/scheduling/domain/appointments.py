@@ -146,8 +146,12 @@ async def calendars(
             engine.Provider(p.provider_id, p.timezone, p.rules, busy.get(p.provider_id, []))
             for p in providers
         ]
+    # Closures a day around the range, and as far on as a late window's open time may run.
     closed = await catalogue_store.closed_days(
-        uow, tenant_id, first_day - timedelta(days=1), last_day + timedelta(days=1)
+        uow,
+        tenant_id,
+        first_day - timedelta(days=1),
+        last_day + timedelta(days=1 + engine.RUN_ON_DAYS),
     )
     query = await _query(uow, service, first_day, last_day, policy, closed, lo, hi, exclude_id)
     return Calendars(providers, query)
@@ -362,7 +366,7 @@ async def _first_free(
         candidates,
         windows,
         min(days_of) - timedelta(days=2),
-        max(days_of) + timedelta(days=2),
+        max(days_of) + timedelta(days=1 + engine.RUN_ON_DAYS),
     )
     loads = []
     if service.resource_ids:

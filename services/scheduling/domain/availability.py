@@ -5,7 +5,9 @@ UTC datetime. Each local day is built from its own wall-clock rules and only the
 day of 23 or 25 hours (DST) gets exactly the instants its wall clock shows.
 
 A booking at `t` for a service of duration `d` with buffers `before`/`after`:
-- its core `[t, t + d)` lies inside one open window of its local day (buffers may stick out);
+- its core `[t, t + d)` starts in an open window of its local day and ends inside it, or inside
+  the open time that window runs into at midnight (a 24-hour shop, a night shift: day D's
+  window closing at 24:00 as day D+1's opens at 00:00); buffers may stick out;
 - its block `[t - before, t + d + after)` overlaps no busy interval of the provider (other
   bookings' blocks, Google busy times): the same rule the database's exclusion constraint
   enforces on bookings;
@@ -265,21 +267,43 @@ def _union(spans: Iterable[tuple[int, int]]) -> tuple[list[int], list[int]]:
     return lows, highs
 
 
-Windows = list[tuple[int, int]]
+# (start, end, open until): a window in epoch seconds, and the end of the open time it runs
+# into through windows that touch it (the next local day's opening at midnight).
+Windows = list[tuple[int, int, int]]
+
+# Days after a window that its open time may run into: a booking is at most 24 hours, so one
+# starting on day D ends by day D+2 even when D+1 is a 23-hour (DST) day.
+RUN_ON_DAYS = 2
+
+
+def chained_windows(
+    provider: Provider, first: date, last: date, closed_days: frozenset[date]
+) -> Windows:
+    """The provider's open windows of the days `first`..`last`, closures left out, each with the
+    end of the open time it runs into (its own end unless the next window starts right there)."""
+    tz = provider.timezone
+    spans: list[tuple[int, int, bool]] = []
+    for day in days(first, last + timedelta(days=RUN_ON_DAYS)):
+        if day in closed_days:
+            continue
+        for a, b in local_minutes_open(provider.rules, day):
+            start = int(wall_clock(day, a, tz).timestamp())
+            spans.append((start, int(wall_clock(day, b, tz).timestamp()), day <= last))
+    out: Windows = []
+    open_until = 0
+    for i in range(len(spans) - 1, -1, -1):  # backwards: each window learns where its run ends
+        start, end, wanted = spans[i]
+        if i + 1 == len(spans) or spans[i + 1][0] > end:
+            open_until = end
+        if wanted:
+            out.append((start, end, open_until))
+    out.reverse()
+    return out
 
 
 def _open_seconds(provider: Provider, q: Query) -> Windows:
     """The provider's open windows over the query's days, closures left out, in epoch seconds."""
-    tz = provider.timezone
-    out: Windows = []
-    for day in days(q.first_day, q.last_day):
-        if day in q.closed_days:
-            continue
-        for a, b in local_minutes_open(provider.rules, day):
-            out.append(
-                (int(wall_clock(day, a, tz).timestamp()), int(wall_clock(day, b, tz).timestamp()))
-            )
-    return out
+    return chained_windows(provider, q.first_day, q.last_day, q.closed_days)
 
 
 def _windows_of(provider: Provider, q: Query, known: dict[object, Windows] | None) -> Windows:
@@ -316,8 +340,10 @@ def free_starts(
     count = len(lows)
     out: list[int] = []
     extend = out.extend
-    for ws, we in _windows_of(provider, q, known_windows):
-        last = we - duration if we - duration < latest else latest
+    for ws, we, open_until in _windows_of(provider, q, known_windows):
+        last = open_until - duration if open_until - duration < latest else latest
+        if open_until > we and last >= we:
+            last = we - 1  # later starts are on the next window's grid
         first = ws if ws > earliest else earliest
         if last < first:
             continue
@@ -423,14 +449,10 @@ def unavailable_reason(provider: Provider, q: Query, start: datetime) -> str | N
     local_day = start.astimezone(provider.timezone).date()
     if local_day in q.closed_days:
         return "closed"
-    end = start + q.duration
-    # A window of the previous local day may run past midnight ("24:00" closes at midnight).
-    inside = any(
-        w_start <= start and end <= w_end
-        for day in (local_day - timedelta(days=1), local_day)
-        for w_start, w_end in open_windows(provider, day)
-    )
-    if not inside:
+    at, end = start.timestamp(), (start + q.duration).timestamp()
+    # The previous local day's windows too: one may close exactly at this day's midnight.
+    windows = chained_windows(provider, local_day - timedelta(days=1), local_day, q.closed_days)
+    if not any(ws <= at < we and end <= open_until for ws, we, open_until in windows):
         return "closed"
     busy = [*provider.busy, *((_instant(a), _instant(b)) for a, b in provider.busy_seconds)]
     for spans in [_forbidden_starts(busy, q), *(_full_starts(r, q) for r in q.resources)]:

@@ -80,6 +80,33 @@ def test_a_window_across_the_skipped_hour_is_one_hour_shorter() -> None:
     assert window[1] - window[0] == timedelta(hours=3)
 
 
+def test_open_time_that_runs_past_midnight_takes_a_booking_across_it() -> None:
+    """A 24-hour shop, or a night shift closing at 24:00 as the next day opens at 00:00: a
+    booking may run across midnight, never into a closed day or past a gap."""
+    utc = ZoneInfo("UTC")
+    late = datetime(2027, 3, 10, 23, 30, tzinfo=UTC)
+    q = query(step=timedelta(minutes=30), last_day=date(2027, 3, 10))
+    always = Provider(1, utc, every_day(0, 24 * 60))
+    assert unavailable_reason(always, q, late) is None
+    assert late in {s.start for s in free_slots(always, q)}
+    assert max(s.start for s in free_slots(always, q)) == late  # 00:00 is the 11th's own grid
+    holiday = query(step=timedelta(minutes=30), closed_days=frozenset({date(2027, 3, 11)}))
+    assert unavailable_reason(always, holiday, late) == "closed"
+    assert late not in {s.start for s in free_slots(always, holiday)}
+
+    night = [
+        Rule(OPEN, weekday=3, start=18 * 60, end=24 * 60),  # Wednesday the 10th
+        Rule(OPEN, weekday=4, start=0, end=2 * 60),  # until 02:00 on Thursday
+    ]
+    shift = Provider(1, utc, night)
+    assert unavailable_reason(shift, q, late) is None
+    assert unavailable_reason(shift, q, datetime(2027, 3, 11, 1, tzinfo=UTC)) is None
+    assert unavailable_reason(shift, q, datetime(2027, 3, 11, 1, 30, tzinfo=UTC)) == "closed"
+    gap = Provider(1, utc, [night[0], Rule(OPEN, weekday=4, start=15, end=2 * 60)])
+    assert unavailable_reason(gap, q, late) == "closed"
+    assert late not in {s.start for s in free_slots(gap, q)}
+
+
 def test_date_override_replaces_weekly_hours_and_blocked_rules_subtract() -> None:
     rules = [
         *every_day(9 * 60, 17 * 60),
@@ -202,6 +229,24 @@ def random_case(rng: random.Random) -> tuple[Provider, Query]:
     return Provider(1, tz, rules, busy), q
 
 
+def open_time(provider: Provider, q: Query, day: date) -> list[tuple[datetime, datetime]]:
+    """The open windows from `day` to two days later, closures left out, joined where one
+    ends as the next begins."""
+    spans = sorted(
+        w
+        for d in (day, day + timedelta(days=1), day + timedelta(days=2))
+        if d not in q.closed_days
+        for w in open_windows(provider, d)
+    )
+    joined: list[tuple[datetime, datetime]] = []
+    for start, end in spans:
+        if joined and start <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(end, joined[-1][1]))
+        else:
+            joined.append((start, end))
+    return joined
+
+
 def overlaps(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
@@ -216,10 +261,13 @@ def test_properties_of_random_calendars(seed: int) -> None:
     for slot in slots:
         block = (slot.start - q.before, slot.end + q.after)
         local_day = slot.local_start.date()
-        # inside an open window of its own local day
+        # starts in an open window of its own local day and ends in open time
+        assert any(w[0] <= slot.start < w[1] for w in open_windows(provider, local_day)), (
+            f"seed {seed}: {slot} starts outside every window"
+        )
         assert any(
-            w[0] <= slot.start and slot.end <= w[1] for w in open_windows(provider, local_day)
-        ), f"seed {seed}: {slot} outside every window"
+            w[0] <= slot.start and slot.end <= w[1] for w in open_time(provider, q, local_day)
+        ), f"seed {seed}: {slot} runs out of open time"
         assert local_day not in q.closed_days, f"seed {seed}: slot on a closed day"
         assert q.first_day <= local_day <= q.last_day
         assert q.now + q.min_notice <= slot.start <= q.now + q.horizon
