@@ -293,8 +293,9 @@ def chained_windows(
     open_until = 0
     for i in range(len(spans) - 1, -1, -1):  # backwards: each window learns where its run ends
         start, end, wanted = spans[i]
-        if i + 1 == len(spans) or spans[i + 1][0] > end:
-            open_until = end
+        runs_on = i + 1 < len(spans) and spans[i + 1][0] <= end
+        # Never short of its own end: wall times inside a DST gap can map out of order.
+        open_until = max(open_until, end) if runs_on else end
         if wanted:
             out.append((start, end, open_until))
     out.reverse()
