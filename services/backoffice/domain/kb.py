@@ -12,26 +12,15 @@ from services.backoffice.domain import audit
 from services.backoffice.store import kb as store
 from services.backoffice.store.kb import ArticleRow, SlugTaken
 from services.kit.db import UnitOfWork
-from services.kit.errors import conflict, invalid, not_found
+from services.kit.errors import conflict, not_found
+from services.kit.images import EXTENSIONS, checked_image
 from services.kit.paging import Page, PageQuery
 from services.kit.validation import Checker
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 STATUSES = ("draft", "published")
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
-EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 IMAGE_KEY = re.compile(r"^[0-9a-f]{32}\.(png|jpg|webp)$")
-
-
-def sniff(data: bytes) -> str | None:
-    """The image type the content really is, or None."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def _article_values(
@@ -166,13 +155,7 @@ async def get_published(uow: UnitOfWork, slug: str, locale: str | None) -> Artic
 
 async def upload_image(uow: UnitOfWork, data: bytes) -> tuple[str, str, int]:
     """(key, content type, size) of the stored image."""
-    if not data:
-        raise invalid("image", "The image file is required.", "required")
-    if len(data) > MAX_IMAGE_BYTES:
-        raise invalid("image", "The image may not be larger than 2 MB.", "max")
-    kind = sniff(data)
-    if kind is None:
-        raise invalid("image", "The image must be a PNG, JPEG or WebP image.", "mimes")
+    kind = checked_image(data, "image", MAX_IMAGE_BYTES)
     key = f"{secrets.token_hex(16)}.{EXTENSIONS[kind]}"
     await store.add_image(
         uow.conn,

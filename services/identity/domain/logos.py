@@ -8,33 +8,13 @@ import os
 import uuid
 from pathlib import Path
 
-from services.kit.errors import invalid
+from services.kit.images import CONTENT_TYPES, EXTENSIONS, checked_image
 
 MAX_BYTES = 1024 * 1024
-KEY_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
-CONTENT_TYPES = {ext: kind for kind, ext in KEY_EXTENSIONS.items()}
-
-
-def sniff(data: bytes) -> str | None:
-    """The image type the content really is, or None."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def check(data: bytes) -> str:
-    if not data:
-        raise invalid("logo", "The logo file is required.", "required")
-    if len(data) > MAX_BYTES:
-        raise invalid("logo", "The logo may not be larger than 1 MB.", "max")
-    kind = sniff(data)
-    if kind is None:
-        raise invalid("logo", "The logo must be a PNG, JPEG or WebP image.", "mimes")
-    return kind
+    return checked_image(data, "logo", MAX_BYTES)
 
 
 class LogoStorage:
@@ -43,7 +23,7 @@ class LogoStorage:
 
     def save(self, data: bytes, kind: str) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)
-        key = f"{uuid.uuid4().hex}.{KEY_EXTENSIONS[kind]}"
+        key = f"{uuid.uuid4().hex}.{EXTENSIONS[kind]}"
         temporary = self.folder / f".{key}.part"
         temporary.write_bytes(data)
         os.replace(temporary, self.folder / key)  # readers never see half a file
