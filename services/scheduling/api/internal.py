@@ -78,10 +78,7 @@ class SchedulingInternalApi(internal_pb2_grpc.SchedulingInternalServicer):
         self, request: internal_pb2.BookAppointmentRequest, context: Ctx
     ) -> pb.Appointment:
         tenant_id = tenant_of(request)
-        if request.contact_id:
-            known = await self.inbox.known_contacts(tenant_id, [request.contact_id])
-            if known is not None and request.contact_id not in known:
-                raise invalid("contact_id", "No such contact in this workspace.", "exists")
+        await self.inbox.require_contact(tenant_id, request.contact_id)
         async with self.db.unit_of_work(service_principal("scheduling", tenant_id)) as uow:
             rows = await appointments.book(
                 uow,
@@ -105,10 +102,7 @@ class SchedulingInternalApi(internal_pb2_grpc.SchedulingInternalServicer):
         self, request: internal_pb2.JoinWaitlistRequest, context: Ctx
     ) -> pb.WaitlistEntry:
         tenant_id = tenant_of(request)
-        if request.contact_id:
-            known = await self.inbox.known_contacts(tenant_id, [request.contact_id])
-            if known is not None and request.contact_id not in known:
-                raise invalid("contact_id", "No such contact in this workspace.", "exists")
+        await self.inbox.require_contact(tenant_id, request.contact_id)
         async with self.db.unit_of_work(service_principal("scheduling", tenant_id)) as uow:
             entry = await waitlist.join(
                 uow,

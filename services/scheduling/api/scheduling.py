@@ -365,7 +365,7 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServicer):
         contact_id = optional(request, "contact_id")
         async with self.db.unit_of_work() as uow:
             tenant_id = uow.scope.tenant_id
-            await self._check_contact(tenant_id, contact_id)
+            await self.inbox.require_contact(tenant_id, contact_id)
             rows = await appointments.book(
                 uow,
                 appointments.Booking(
@@ -384,13 +384,6 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServicer):
         await self.google.push_appointments(self.db, rows)
         return mapping.appointment(rows[0])
 
-    async def _check_contact(self, tenant_id: int, contact_id: int | None) -> None:
-        if contact_id is None:
-            return
-        known = await self.inbox.known_contacts(tenant_id, [contact_id])
-        if known is not None and contact_id not in known:
-            raise invalid("contact_id", "No such contact in this workspace.", "exists")
-
     async def PatchAppointment(
         self, request: pb.PatchAppointmentRequest, context: Ctx
     ) -> pb.Appointment:
@@ -401,7 +394,7 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServicer):
             changes["notes"] = str(changes["notes"]).strip()
         async with self.db.unit_of_work() as uow:
             if changes.get("contact_id") is not None:
-                await self._check_contact(uow.scope.tenant_id, int(changes["contact_id"]))
+                await self.inbox.require_contact(uow.scope.tenant_id, int(changes["contact_id"]))
             row = await appointments.patch(uow, request.id, changes)
         return mapping.appointment(row)
 

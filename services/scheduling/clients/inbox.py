@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from plixa.inbox.v1 import internal_pb2
 from services.kit.client import ServiceClient, Unimplemented
+from services.kit.errors import invalid
 from services.kit.principal import service_principal
 
 SEND_TO_CONTACT = "/plixa.inbox.v1.InboxInternal/SendToContact"
@@ -55,3 +56,12 @@ class Inbox:
         except Unimplemented:
             return None
         return {c.id for c in reply.contacts if c.tenant_id == tenant_id}
+
+    async def require_contact(self, tenant_id: int, contact_id: int | None) -> None:
+        """422 on `contact_id` unless it is one of the tenant's contacts (none given, or inbox
+        without the RPC: nothing to check)."""
+        if not contact_id:
+            return
+        known = await self.known_contacts(tenant_id, [contact_id])
+        if known is not None and contact_id not in known:
+            raise invalid("contact_id", "No such contact in this workspace.", "exists")
