@@ -50,17 +50,6 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
-class Attempt:
-    number: int
-    started_at: datetime
-    status_code: int | None
-    latency_ms: int
-    response_body: str | None
-    error: str | None
-    succeeded: bool
-
-
-@dataclass(frozen=True)
 class Delivery:
     id: int
     endpoint_id: int
@@ -74,7 +63,7 @@ class Delivery:
     created_at: datetime
     delivered_at: datetime | None
     payload: str | None = None
-    attempt_log: list[Attempt] = field(default_factory=list)
+    attempt_log: list[store.AttemptRow] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -118,7 +107,7 @@ def delivery_view(row: DeliveryRow, attempts: list[store.AttemptRow] | None = No
         created_at=row.created_at,
         delivered_at=row.delivered_at,
         payload=row.payload if attempts is not None else None,
-        attempt_log=[Attempt(**a.__dict__) for a in attempts or []],
+        attempt_log=list(attempts or []),
     )
 
 
