@@ -23,8 +23,7 @@ class EmailProvider:
         self.sent: list[dict[str, Any]] = []
         self.by_key: dict[str, str] = {}
         self.fail_next = 0
-        self.server = FakeServer(port)
-        self.server.handle = self._handle  # type: ignore[method-assign]
+        self.server = FakeServer(self._handle, port)
 
     @property
     def url(self) -> str:

@@ -17,7 +17,7 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from tests.fakes._server import JsonFakeServer
+from tests.fakes.httpfake import JsonFakeServer
 
 
 class GoogleFake(JsonFakeServer):

@@ -9,7 +9,7 @@ import argparse
 import re
 from typing import Any
 
-from tests.fakes._server import JsonFakeServer
+from tests.fakes.httpfake import JsonFakeServer
 
 PATH = re.compile(r"^/api/v3/PublicHolidays/(\d{4})/([A-Za-z]{2})$")
 

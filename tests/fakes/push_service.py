@@ -45,8 +45,7 @@ class PushService:
     def __init__(self, port: int = 0) -> None:
         self.browsers: dict[str, Browser] = {}
         self.errors: list[str] = []
-        self.server = FakeServer(port)
-        self.server.handle = self._handle  # type: ignore[method-assign]
+        self.server = FakeServer(self._handle, port)
 
     @property
     def url(self) -> str:

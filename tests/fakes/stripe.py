@@ -27,11 +27,13 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+
+from tests.fakes.httpfake import FakeServer
 
 API_VERSION = "2025-09-30.clover"
 DAY = 86_400
@@ -131,40 +133,20 @@ class StripeFake:
         self.idempotent: dict[tuple[str, str, str], tuple[int, dict[str, Any]]] = {}
         self.deliveries: list[tuple[str, int]] = []  # (event id, status)
         self._clock = 0
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                fake._serve(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._serve(self, "POST")
-
-            def do_DELETE(self) -> None:
-                fake._serve(self, "DELETE")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.server = FakeServer(self._serve, port)
 
     # ── life cycle ────────────────────────────────────────────────────────────────────────
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self.server.url
 
     def start(self) -> StripeFake:
-        self.thread.start()
+        self.server.start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
     def now(self) -> int:
         """Stripe's clock: wall time, strictly increasing per call, so every event the fake

@@ -36,8 +36,7 @@ class WebhookReceiver:
         self.dedupe = dedupe
         self.received: list[Received] = []
         self.seen_ids: set[str] = set()
-        self.server = FakeServer(port)
-        self.server.handle = self._handle  # type: ignore[method-assign]
+        self.server = FakeServer(self._handle, port)
         self.port = self.server.port
 
     @property
@@ -55,8 +54,7 @@ class WebhookReceiver:
         self.server.stop()
 
     def up(self) -> None:
-        self.server = FakeServer(self.port)
-        self.server.handle = self._handle  # type: ignore[method-assign]
+        self.server = FakeServer(self._handle, self.port)
         self.server.start()
 
     def deliveries(self) -> list[Received]:
