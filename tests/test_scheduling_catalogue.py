@@ -4,6 +4,7 @@ schedule, closures, holiday and reminder config, calendar filters; roles and ten
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -369,6 +370,36 @@ def test_reminder_config_null_default_and_off(api: httpx.Client) -> None:
     assert back["offsets"] is None and back["effective_offsets"] == [1440, 120]
     bad = api.put("/v1/scheduling/reminder-config", headers=headers, json={"offsets": [-5]})
     assert bad.status_code == 422 and "offsets.0" in error_fields(bad)
+
+
+def test_a_member_saves_at_most_fifty_calendar_filters(api: httpx.Client) -> None:
+    """They are listed whole, so their number is bounded; a parallel burst cannot pass it."""
+    owner = register(api)
+    headers = bearer(owner["token"])
+
+    def save(name: str) -> httpx.Response:
+        return api.post("/v1/scheduling/calendar-filters", headers=headers, json={"name": name})
+
+    for i in range(45):
+        assert save(f"f{i}").status_code == 201
+    with ThreadPoolExecutor(10) as pool:
+        burst = list(pool.map(save, [f"burst{i}" for i in range(10)]))
+    assert sorted(r.status_code for r in burst) == [201] * 5 + [409] * 5
+    refused = next(r for r in burst if r.status_code == 409)
+    assert errors_of(refused)[0]["code"] == "CALENDAR_FILTER_LIMIT_REACHED"
+    listed = api.get("/v1/scheduling/calendar-filters", headers=headers).json()["data"]
+    assert len(listed) == 50
+    assert api.delete(
+        f"/v1/scheduling/calendar-filters/{listed[0]['id']}", headers=headers
+    ).status_code in (200, 204)
+    assert save("after a delete").status_code == 201
+    other = register(api)  # another member's budget is their own
+    assert (
+        api.post(
+            "/v1/scheduling/calendar-filters", headers=bearer(other["token"]), json={"name": "x"}
+        ).status_code
+        == 201
+    )
 
 
 def test_calendar_filters_are_per_user_with_one_default(api: httpx.Client) -> None:

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from services.kit.db import UnitOfWork
-from services.kit.errors import forbidden, not_found
+from services.kit.errors import conflict, forbidden, not_found
 from services.kit.validation import Checker
 from services.scheduling.clients.identity import Members
 from services.scheduling.domain.inputs import (
@@ -289,6 +289,9 @@ def offsets_for(
 
 # ── calendar filters ────────────────────────────────────────────────────────────────────────
 
+# A member's saved filters are listed whole (no paging), so they are few.
+MAX_CALENDAR_FILTERS = 50
+
 
 def _checked_filter(
     name: str, provider_ids: list[int], service_ids: list[int], statuses: list[str]
@@ -318,6 +321,11 @@ async def create_filter(
     user_id = _user_id(uow)
     values = _checked_filter(name, provider_ids, service_ids, statuses)
     await store.lock_user_filters(uow, user_id)
+    if await store.count_filters(uow, user_id) >= MAX_CALENDAR_FILTERS:
+        raise conflict(
+            "CALENDAR_FILTER_LIMIT_REACHED",
+            f"You have {MAX_CALENDAR_FILTERS} saved filters already. Delete one first.",
+        )
     if is_default:
         await store.clear_default_filter(uow, user_id)
     return await store.insert_filter(uow, user_id, {**values, "is_default": is_default})

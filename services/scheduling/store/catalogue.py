@@ -414,6 +414,13 @@ async def list_filters(uow: UnitOfWork, user_id: int) -> list[FilterRow]:
     return from_rows(FilterRow, await uow.conn.execute(query))
 
 
+async def count_filters(uow: UnitOfWork, user_id: int) -> int:
+    query = uow.scope.select(calendar_filters, func.count()).where(
+        calendar_filters.c.user_id == user_id
+    )
+    return int((await uow.conn.execute(query)).scalar_one())
+
+
 async def clear_default_filter(uow: UnitOfWork, user_id: int) -> None:
     await uow.conn.execute(
         uow.scope.update(calendar_filters)
