@@ -51,13 +51,21 @@ def plain(obj: Any) -> dict[str, Any]:
 
 
 class StripeApi:
-    def __init__(self, secret_key: str, api_base: str, webhook_secret: str, retries: int) -> None:
+    def __init__(
+        self,
+        secret_key: str,
+        api_base: str,
+        webhook_secret: str,
+        retries: int,
+        timeout: float = 15.0,
+    ) -> None:
         self.webhook_secret = webhook_secret
         self.client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base, "connect": api_base, "files": api_base},
             max_network_retries=retries,
-            http_client=stripe.HTTPXClient(),
+            # Per attempt; the library's own default is 80 s, longer than any caller waits.
+            http_client=stripe.HTTPXClient(timeout=timeout),
         )
 
     async def _call(self, what: str, call: Awaitable[T]) -> T:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import Iterator
 
@@ -89,6 +90,24 @@ def test_provider_failures_are_503_with_a_code(stripe_fake: StripeFake) -> None:
             await client(stripe_fake).create_portal_session("cus_missing", "http://panel")
 
     asyncio.run(run())
+
+
+def test_a_stripe_that_never_answers_is_a_503_after_the_timeout() -> None:
+    with socket.socket() as silent:  # accepts the connection, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        api = StripeApi(
+            "sk_test_unit", f"http://127.0.0.1:{silent.getsockname()[1]}", SECRET, 0, timeout=0.5
+        )
+
+        async def run() -> None:
+            started = time.monotonic()
+            with pytest.raises(DomainError) as stuck:
+                await api.create_customer(1, "x")
+            assert stuck.value.code == "PAYMENT_PROVIDER_UNAVAILABLE"
+            assert time.monotonic() - started < 10  # not the library's 80 s
+
+        asyncio.run(run())
 
 
 def test_only_a_good_fresh_signature_over_the_exact_body_verifies(stripe_fake: StripeFake) -> None:
